@@ -1,0 +1,270 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Application } from 'express';
+import createDebug from 'debug';
+import { loadConfig } from './config';
+import { getAppContext } from './context';
+import { NexthopError } from './errors';
+import { closeLogger, createLogger, type Logger } from './logger';
+
+const debug = createDebug('nexthop:serve');
+
+/**
+ * Default keep-alive idle timeout: longer than the front nginx keeps idle connections
+ * (60 s upstream keepalive_timeout, 75 s for clients), so nginx always closes an idle
+ * connection first and never sends a request on a socket Node is closing (a 502).
+ */
+export const DEFAULT_KEEP_ALIVE_TIMEOUT = 76_000;
+/** Default time a client has to send all request headers (slowloris bound). */
+export const DEFAULT_HEADERS_TIMEOUT = 30_000;
+/** Default time a client has to send a whole request, body included. */
+export const DEFAULT_REQUEST_TIMEOUT = 300_000;
+/** Default time in-flight requests get to finish after a shutdown signal. */
+export const DEFAULT_SHUTDOWN_TIMEOUT = 10_000;
+
+/** Options for {@link serve}. */
+export interface ServeOptions {
+  /** Port to listen on. @default config.port (the `PORT` variable, else 8080) */
+  port?: number;
+  /** Address to bind. @default all interfaces (IPv6 and IPv4) */
+  host?: string;
+  /** Idle keep-alive timeout in ms. @default 76000 */
+  keepAliveTimeout?: number;
+  /** Time allowed to receive request headers, in ms. @default 30000 */
+  headersTimeout?: number;
+  /** Time allowed to receive a whole request, in ms. @default 300000 */
+  requestTimeout?: number;
+  /**
+   * Ms to keep answering normally after a shutdown signal before the listener closes,
+   * so the platform stops routing to this instance first. @default 0
+   */
+  drainDelay?: number;
+  /** Ms in-flight requests get to finish before their connections are cut. @default 10000 */
+  shutdownTimeout?: number;
+  /** Handle SIGTERM and SIGINT with a graceful shutdown, then exit. @default true */
+  handleSignals?: boolean;
+  /** Log `uncaughtException` / `unhandledRejection` and keep answering. @default true */
+  processGuards?: boolean;
+  /** Logger for lifecycle lines. @default the app's logger from createApp, else createLogger() */
+  logger?: Logger;
+}
+
+/** A listening server, returned by {@link serve}. */
+export interface ServeHandle {
+  readonly server: http.Server;
+  /** The port actually bound (useful with `port: 0`). */
+  readonly port: number;
+  /** Graceful shutdown without exiting the process: drain, finish in-flight, flush logs. */
+  close(): Promise<void>;
+}
+
+// Option names that would mean TLS or HTTP/2: the platform speaks plain HTTP/1.1 to the app.
+const NOT_PLAIN_HTTP = ['key', 'cert', 'pfx', 'ca', 'passphrase', 'secureContext', 'https', 'http2', 'allowHTTP1'];
+
+function checkMs(name: string, value: unknown, fallback: number, min = 0): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    throw new TypeError(`nexthop serve: ${name} must be an integer number of milliseconds, got ${String(value)}`);
+  }
+  if (value < min || value > 2_147_483_647) {
+    throw new RangeError(`nexthop serve: ${name} must be from ${min} to 2147483647 ms, got ${value}`);
+  }
+  return value;
+}
+
+function validate(app: unknown, options: Readonly<ServeOptions>) {
+  if (typeof app !== 'function') {
+    throw new TypeError('nexthop serve: the first argument must be an Express app, e.g. serve(createApp())');
+  }
+  if (app instanceof http.Server || 'listen' in app === false) {
+    throw new TypeError('nexthop serve: pass the app, not a server: serve(app) creates the HTTP/1.1 server itself');
+  }
+  const tls = NOT_PLAIN_HTTP.filter((k) => k in options);
+  if (tls.length > 0) {
+    throw new NexthopError(
+      'ERR_NEXTHOP_NOT_PLAIN_HTTP',
+      `nexthop serve: option ${tls.map((k) => `"${k}"`).join(', ')} would make the server speak TLS or HTTP/2; ` +
+        'the platform terminates TLS at the edge and talks plain HTTP/1.1 to the app on PORT. Remove it.',
+    );
+  }
+  if (options.port !== undefined && (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535)) {
+    throw new RangeError(`nexthop serve: port must be an integer from 0 to 65535, got ${String(options.port)}`);
+  }
+  const keepAliveTimeout = checkMs('keepAliveTimeout', options.keepAliveTimeout, DEFAULT_KEEP_ALIVE_TIMEOUT, 1);
+  return {
+    keepAliveTimeout,
+    headersTimeout: checkMs('headersTimeout', options.headersTimeout, DEFAULT_HEADERS_TIMEOUT, 1),
+    requestTimeout: checkMs('requestTimeout', options.requestTimeout, DEFAULT_REQUEST_TIMEOUT, 0),
+    drainDelay: checkMs('drainDelay', options.drainDelay, 0),
+    shutdownTimeout: checkMs('shutdownTimeout', options.shutdownTimeout, DEFAULT_SHUTDOWN_TIMEOUT),
+  };
+}
+
+type UpgradeHandler = ((...args: never[]) => unknown) & {
+  upgrade: (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
+};
+interface RouterLayer {
+  handle?: unknown;
+  match?: (path: string) => boolean;
+}
+
+/** The first mounted middleware (e.g. nextHopProxy) that takes upgrades for this path. */
+function findUpgradeHandler(app: Application, url: string): UpgradeHandler | undefined {
+  const router = (app as unknown as { router?: { stack?: RouterLayer[] } }).router;
+  const pathname = url.split('?', 1)[0] || '/';
+  for (const layer of router?.stack ?? []) {
+    const handle = layer.handle as Partial<UpgradeHandler> | undefined;
+    if (typeof handle?.upgrade === 'function' && layer.match?.(pathname)) return handle as UpgradeHandler;
+  }
+  return undefined;
+}
+
+let guardsInstalled = false;
+
+/**
+ * Runtime errors must not take the app down (contract rule 7): log them with their stack
+ * and keep answering. The trade-off: state the failed code left half-updated stays so.
+ * Cluster mode replaces the worker instead.
+ */
+function installProcessGuards(logger: Logger): void {
+  if (guardsInstalled) return;
+  guardsInstalled = true;
+  process.on('uncaughtException', (err) => {
+    logger.error('uncaught exception; the process keeps answering', { err: describe(err), stack: stackOf(err) });
+  });
+  process.on('unhandledRejection', (reason) => {
+    logger.error('unhandled promise rejection; the process keeps answering', {
+      err: describe(reason),
+      stack: stackOf(reason),
+    });
+  });
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}
+function stackOf(err: unknown): string | undefined {
+  return err instanceof Error ? err.stack : undefined;
+}
+
+function listenError(err: NodeJS.ErrnoException, port: number): NexthopError {
+  const why =
+    err.code === 'EADDRINUSE'
+      ? `port ${port} is already in use: stop the other process or set PORT to a free port`
+      : err.code === 'EACCES'
+        ? `port ${port} may not be bound by this user: use a port above 1023 (set PORT)`
+        : `cannot listen on port ${port}: ${err.message}`;
+  return new NexthopError('ERR_NEXTHOP_LISTEN', `nexthop serve: ${why}`, { cause: err });
+}
+
+/**
+ * Listen on `PORT` with plain HTTP/1.1 and run the app for the platform: keep-alive
+ * timeouts that outlive the front nginx, graceful shutdown on SIGTERM/SIGINT for rolling
+ * deploys, process guards, WebSocket upgrades routed to the proxy, logs flushed at exit.
+ *
+ * @example
+ * const { port } = await serve(app);
+ */
+export function serve(app: Application, options: Readonly<ServeOptions> = {}): Promise<ServeHandle> {
+  const timing = validate(app, options);
+  const context = getAppContext(app);
+  const config = context?.config ?? loadConfig();
+  const logger = options.logger ?? context?.logger ?? createLogger({ dir: config.logDir, level: config.logLevel });
+  const port = options.port ?? config.port;
+  const { handleSignals = true, processGuards = true } = options;
+
+  const server = http.createServer();
+  server.keepAliveTimeout = timing.keepAliveTimeout;
+  server.headersTimeout = timing.headersTimeout;
+  server.requestTimeout = timing.requestTimeout;
+
+  const inFlight = new Set<http.ServerResponse>();
+  let closing: Promise<void> | undefined;
+  let stopping = false;
+
+  server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
+    // During shutdown, every response tells the client (nginx) not to reuse this connection.
+    if (stopping && !res.headersSent) res.setHeader('Connection', 'close');
+    inFlight.add(res);
+    res.once('close', () => {
+      inFlight.delete(res);
+      if (stopping) setImmediate(() => server.closeIdleConnections());
+    });
+  });
+  // Registered after the bookkeeping listener, so every response is tracked before the app runs.
+  server.on('request', app);
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    const handler = findUpgradeHandler(app, req.url ?? '/');
+    if (handler) return handler.upgrade(req, socket, head);
+    // Another 'upgrade' listener of the user's (e.g. a ws server) may take it.
+    if (server.listenerCount('upgrade') > 1) return;
+    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  });
+
+  async function shutdown(reason: string): Promise<void> {
+    logger.info(`${reason}: draining`, { inFlight: inFlight.size, drainDelay: timing.drainDelay });
+    if (timing.drainDelay > 0) await new Promise((r) => setTimeout(r, timing.drainDelay).unref());
+    stopping = true;
+    for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    let forced = false;
+    const timer = setTimeout(() => {
+      forced = true;
+      logger.warn('shutdown timeout reached; closing remaining connections', { inFlight: inFlight.size });
+      server.closeAllConnections();
+    }, timing.shutdownTimeout);
+    timer.unref();
+    await closed;
+    clearTimeout(timer);
+    logger.info(forced ? 'server closed (forced)' : 'server closed; all requests finished');
+    await closeLogger(logger);
+  }
+
+  function close(): Promise<void> {
+    closing ??= shutdown('close() called');
+    return closing;
+  }
+
+  return new Promise<ServeHandle>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => reject(listenError(err, port));
+    server.once('error', onError);
+    server.listen({ port, host: options.host }, () => {
+      server.off('error', onError);
+      server.on('error', (err) => logger.error('server error', { err: describe(err), stack: stackOf(err) }));
+      const bound = (server.address() as AddressInfo).port;
+      for (const notice of config.notices) if (options.port === undefined) logger.info(notice);
+      logger.info(`listening on port ${bound} (HTTP/1.1)`, {
+        port: bound,
+        keepAliveTimeout: timing.keepAliveTimeout,
+        pid: process.pid,
+      });
+      if (processGuards) installProcessGuards(logger);
+      if (handleSignals) watchSignals((signal) => (closing ??= shutdown(`${signal} received`)), logger);
+      resolve({ server, port: bound, close });
+    });
+  });
+}
+
+/** First SIGTERM/SIGINT: graceful shutdown then exit 0. A second one: exit 1 at once. */
+function watchSignals(start: (signal: NodeJS.Signals) => Promise<void>, logger: Logger): void {
+  let received = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (received) {
+      logger.warn(`${signal} received again; exiting now`);
+      process.exit(1);
+    }
+    received = true;
+    debug('signal %s', signal);
+    start(signal).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`nexthop: shutdown failed: ${describe(err)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}

@@ -1,8 +1,9 @@
 import express from 'express';
 import type { Application } from 'express';
 import { loadConfig, type Config } from './config';
+import { accessLog, type AccessLogOptions } from '../middleware/access-log';
 import { setAppContext } from './context';
-import { createLogger, type Logger } from './logger';
+import { createLogger, installRequestLog, setRootLogger, type Logger } from './logger';
 
 /** Options for {@link createApp}. Each feature takes its own options or `false` to leave it out. */
 export interface CreateAppOptions {
@@ -10,6 +11,13 @@ export interface CreateAppOptions {
   config?: Config;
   /** The logger every part of the app writes to. @default createLogger({ dir: config.logDir, level: config.logLevel }) */
   logger?: Logger;
+  /**
+   * One JSON line per request in `access.log` (see accessLog), mounted first so it times
+   * the whole request. `false` leaves it out.
+   * @default {} (on, default options; lines go to the app's logger)
+   * @example createApp({ accessLog: { skip: ['/.well-known/section-io/aee-hc/healthz'] } })
+   */
+  accessLog?: AccessLogOptions | false;
 }
 
 /**
@@ -45,5 +53,9 @@ export function createApp(options: Readonly<CreateAppOptions> = {}): Application
   app.set('env', config.nodeEnv);
   app.set('trust proxy', TRUSTED_PEERS);
   setAppContext(app, { config, logger });
+  setRootLogger(logger);
+  installRequestLog(app.request, logger);
+  // First, so its clock starts before any other middleware runs.
+  if (options.accessLog !== false) app.use(accessLog({ logger, ...options.accessLog }));
   return app;
 }

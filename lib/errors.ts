@@ -91,7 +91,9 @@ export class ConfigError extends NexthopError {
 
   constructor(problems: readonly string[]) {
     const head =
-      problems.length === 1 ? 'invalid configuration:' : `invalid configuration (${problems.length} problems):`;
+      problems.length === 1
+        ? 'invalid configuration:'
+        : `invalid configuration (${problems.length} problems):`;
     super('ERR_NEXTHOP_CONFIG', `${head}\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'ConfigError';
     this.problems = Object.freeze([...problems]);

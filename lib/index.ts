@@ -23,5 +23,14 @@ export type { NexthopErrorCode, NexthopErrorOptions } from './errors';
 // Next-hop proxy (nextHopProxy)
 
 // Logging middleware (accessLog)
+export { accessLog, DEFAULT_REDACT_QUERY } from '../middleware/access-log';
+export type { AccessLogOptions, UpstreamLogFields } from '../middleware/access-log';
+export {
+  logger,
+  LOG_SUFFIX_ENV,
+  DEFAULT_LOG_MAX_SIZE,
+  DEFAULT_LOG_MAX_FILES,
+  DEFAULT_LOG_FLUSH_INTERVAL,
+} from './logger';
 
 // Resilience (errorHandler, notFound, cluster)

@@ -60,12 +60,24 @@ export interface ServeHandle {
 }
 
 // Option names that would mean TLS or HTTP/2: the platform speaks plain HTTP/1.1 to the app.
-const NOT_PLAIN_HTTP = ['key', 'cert', 'pfx', 'ca', 'passphrase', 'secureContext', 'https', 'http2', 'allowHTTP1'];
+const NOT_PLAIN_HTTP = [
+  'key',
+  'cert',
+  'pfx',
+  'ca',
+  'passphrase',
+  'secureContext',
+  'https',
+  'http2',
+  'allowHTTP1',
+];
 
 function checkMs(name: string, value: unknown, fallback: number, min = 0): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value)) {
-    throw new TypeError(`nexthop serve: ${name} must be an integer number of milliseconds, got ${String(value)}`);
+    throw new TypeError(
+      `nexthop serve: ${name} must be an integer number of milliseconds, got ${String(value)}`,
+    );
   }
   if (value < min || value > 2_147_483_647) {
     throw new RangeError(`nexthop serve: ${name} must be from ${min} to 2147483647 ms, got ${value}`);
@@ -78,7 +90,9 @@ function validate(app: unknown, options: Readonly<ServeOptions>) {
     throw new TypeError('nexthop serve: the first argument must be an Express app, e.g. serve(createApp())');
   }
   if (app instanceof http.Server || 'listen' in app === false) {
-    throw new TypeError('nexthop serve: pass the app, not a server: serve(app) creates the HTTP/1.1 server itself');
+    throw new TypeError(
+      'nexthop serve: pass the app, not a server: serve(app) creates the HTTP/1.1 server itself',
+    );
   }
   const tls = NOT_PLAIN_HTTP.filter((k) => k in options);
   if (tls.length > 0) {
@@ -88,10 +102,20 @@ function validate(app: unknown, options: Readonly<ServeOptions>) {
         'the platform terminates TLS at the edge and talks plain HTTP/1.1 to the app on PORT. Remove it.',
     );
   }
-  if (options.port !== undefined && (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535)) {
-    throw new RangeError(`nexthop serve: port must be an integer from 0 to 65535, got ${String(options.port)}`);
+  if (
+    options.port !== undefined &&
+    (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535)
+  ) {
+    throw new RangeError(
+      `nexthop serve: port must be an integer from 0 to 65535, got ${String(options.port)}`,
+    );
   }
-  const keepAliveTimeout = checkMs('keepAliveTimeout', options.keepAliveTimeout, DEFAULT_KEEP_ALIVE_TIMEOUT, 1);
+  const keepAliveTimeout = checkMs(
+    'keepAliveTimeout',
+    options.keepAliveTimeout,
+    DEFAULT_KEEP_ALIVE_TIMEOUT,
+    1,
+  );
   return {
     keepAliveTimeout,
     headersTimeout: checkMs('headersTimeout', options.headersTimeout, DEFAULT_HEADERS_TIMEOUT, 1),
@@ -131,7 +155,10 @@ function installProcessGuards(logger: Logger): void {
   if (guardsInstalled) return;
   guardsInstalled = true;
   process.on('uncaughtException', (err) => {
-    logger.error('uncaught exception; the process keeps answering', { err: describe(err), stack: stackOf(err) });
+    logger.error('uncaught exception; the process keeps answering', {
+      err: describe(err),
+      stack: stackOf(err),
+    });
   });
   process.on('unhandledRejection', (reason) => {
     logger.error('unhandled promise rejection; the process keeps answering', {
@@ -170,7 +197,8 @@ export function serve(app: Application, options: Readonly<ServeOptions> = {}): P
   const timing = validate(app, options);
   const context = getAppContext(app);
   const config = context?.config ?? loadConfig();
-  const logger = options.logger ?? context?.logger ?? createLogger({ dir: config.logDir, level: config.logLevel });
+  const logger =
+    options.logger ?? context?.logger ?? createLogger({ dir: config.logDir, level: config.logLevel });
   const port = options.port ?? config.port;
   const { handleSignals = true, processGuards = true } = options;
 

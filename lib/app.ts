@@ -3,6 +3,7 @@ import type { Application } from 'express';
 import { loadConfig, type Config } from './config';
 import { accessLog, type AccessLogOptions } from '../middleware/access-log';
 import { setAppContext } from './context';
+import { exitCleanlyIfUncaught } from './startup-error';
 import { createLogger, installRequestLog, setRootLogger, type Logger } from './logger';
 
 /** Options for {@link createApp}. Each feature takes its own options or `false` to leave it out. */
@@ -46,8 +47,16 @@ export function createApp(options: Readonly<CreateAppOptions> = {}): Application
   if (typeof options !== 'object' || options === null) {
     throw new TypeError('nexthop createApp: options must be an object, e.g. createApp({ config })');
   }
-  const config = options.config ?? loadConfig();
-  const logger = options.logger ?? createLogger({ dir: config.logDir, level: config.logLevel });
+  let config: Config;
+  let logger: Logger;
+  try {
+    config = options.config ?? loadConfig();
+    logger = options.logger ?? createLogger({ dir: config.logDir, level: config.logLevel });
+  } catch (err) {
+    // Never run with logs going nowhere: uncaught, this ends the process with one line.
+    exitCleanlyIfUncaught(err);
+    throw err;
+  }
   const app = express();
   app.disable('x-powered-by');
   app.set('env', config.nodeEnv);

@@ -88,6 +88,11 @@ export class FileLineTransport extends TransportBase {
   }
 }
 
+/** `EACCES: permission denied, open '/x'`: Node's message already starts with the code. */
+function osError(err: NodeJS.ErrnoException): string {
+  return err.code && !err.message.startsWith(err.code) ? `${err.code}: ${err.message}` : err.message;
+}
+
 /**
  * Make sure `dir` exists and this process can append to files in it — before the port
  * opens, because winston silently drops every line when it cannot write.
@@ -99,7 +104,7 @@ export function prepareLogDir(dir: string, files: readonly string[] = []): void 
   const fail = (err: NodeJS.ErrnoException, what: string): never => {
     throw new NexthopError(
       'ERR_NEXTHOP_LOG_DIR',
-      `cannot write logs to "${dir}": ${what} (${err.code ?? 'error'}: ${err.message}). ` +
+      `cannot write logs to "${dir}": ${what} (${osError(err)}). ` +
         'Set LOG_DIR to a writable folder (e.g. LOG_DIR=./logs) or fix its permissions ' +
         `(e.g. mkdir -p ${dir} && chown "$(id -u)" ${dir}).`,
       { cause: err },

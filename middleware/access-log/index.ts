@@ -90,6 +90,8 @@ interface Started {
   at: number;
   wall: number;
   bytes: number;
+  /** Read now: an aborted socket no longer knows its peer (Node caches it per connection). */
+  peer: string | undefined;
 }
 
 function formatLine(req: ContextRequest, res: Response, started: Started, c: CompiledAccessLog): string {
@@ -101,7 +103,7 @@ function formatLine(req: ContextRequest, res: Response, started: Started, c: Com
     `,"url":${text(redactUrl(req.originalUrl ?? req.url, c.redactQuery))}` +
     `,"status":${res.headersSent ? res.statusCode : 'null'},"bytes":${socket.bytesWritten - started.bytes}` +
     `,"ms":${number(performance.now() - started.at, true)}` +
-    `,"clientIp":${text(req.clientIp ?? socket.remoteAddress)},"proto":${text(req.proto ?? req.protocol)}` +
+    `,"clientIp":${text(req.clientIp ?? started.peer)},"proto":${text(req.proto ?? req.protocol)}` +
     `,"host":${header(req, 'host', c)},"userAgent":${header(req, 'user-agent', c)}` +
     `,"referer":${referer === undefined ? 'null' : c.redactHeaders.has('referer') ? REDACTED : text(redactUrl(referer, c.redactQuery))}` +
     `,"requestId":${text(req.id)},"aborted":${aborted}` +
@@ -142,7 +144,13 @@ export function accessLog(options: Readonly<AccessLogOptions> = {}): RequestHand
 
   return function accessLogMiddleware(req, res, next) {
     if (c.skip !== undefined && c.skip(req)) return next();
-    const started: Started = { at: performance.now(), wall: Date.now(), bytes: req.socket.bytesWritten };
+    const socket = req.socket;
+    const started: Started = {
+      at: performance.now(),
+      wall: Date.now(),
+      bytes: socket.bytesWritten,
+      peer: socket.remoteAddress,
+    };
     // 'close' follows 'finish' on a completed response and comes alone on an aborted one:
     // one listener, one line, either way.
     res.on('close', function writeAccessLine() {

@@ -2,7 +2,9 @@ import express from 'express';
 import type { Application } from 'express';
 import { loadConfig, type Config } from './config';
 import { setAppContext } from './context';
+import { NexthopError } from './errors';
 import { createLogger, type Logger } from './logger';
+import { startupError } from './startup';
 import { compileTrust, type Trust, type TrustedProxies } from './trust';
 import { clientIp, type ClientIpOptions } from '../middleware/client-ip';
 import { forwardedProto, type ForwardedProtoOptions } from '../middleware/forwarded-proto';
@@ -38,6 +40,20 @@ export interface CreateAppOptions {
   requireHttps?: RequireHttpsOptions | boolean;
 }
 
+/** Config and logger for a new app; a bad environment or log folder fails start-up cleanly. */
+export function startupContext(options: { config?: Config; logger?: Logger }): {
+  config: Config;
+  logger: Logger;
+} {
+  try {
+    const config = options.config ?? loadConfig();
+    const logger = options.logger ?? createLogger({ dir: config.logDir, level: config.logLevel });
+    return { config, logger };
+  } catch (err) {
+    throw err instanceof NexthopError ? startupError(err) : err;
+  }
+}
+
 /**
  * Create an Express 5 app ready to be an edge module: `x-powered-by` off, `trust proxy`
  * limited to the platform's private network so `req.ip`, `req.protocol` and `req.secure`
@@ -57,11 +73,10 @@ export function createApp(options: Readonly<CreateAppOptions> = {}): Application
   if (typeof options !== 'object' || options === null) {
     throw new TypeError('nexthop createApp: options must be an object, e.g. createApp({ config })');
   }
-  const config = options.config ?? loadConfig();
   // One compiled trust for Express and every middleware. Never `true`: an app reached
   // directly from the internet must not take a client's word for its own address.
   const trust = compileTrust(options.trustedProxies, 'createApp');
-  const logger = options.logger ?? createLogger({ dir: config.logDir, level: config.logLevel });
+  const { config, logger } = startupContext(options);
   const app = express();
   app.disable('x-powered-by');
   app.set('env', config.nodeEnv);

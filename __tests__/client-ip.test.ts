@@ -15,7 +15,7 @@ type Headers = Record<string, string | string[]>;
 
 async function ask(app: express.Express, headers: Headers) {
   let call = request(app).get('/');
-  for (const [name, value] of Object.entries(headers)) call = call.set(name, value);
+  for (const [name, value] of Object.entries(headers)) call = call.set(name, value as string);
   const res = await call.expect(200);
   return res.body as { clientIp: string; ip: string };
 }
@@ -49,15 +49,43 @@ describe('clientIp from a trusted peer', () => {
       { 'True-Client-IP': '9'.repeat(10_240), 'X-Forwarded-For': '198.51.100.9' },
       '198.51.100.9',
     ],
-    ['X-Forwarded-For: rightmost untrusted wins over a spoofed leftmost', { 'X-Forwarded-For': '1.1.1.1, 198.51.100.9' }, '198.51.100.9'],
-    ['X-Forwarded-For: trusted hops are skipped', { 'X-Forwarded-For': '1.1.1.1, 198.51.100.9, 10.0.0.5, 192.168.1.1' }, '198.51.100.9'],
-    ['X-Forwarded-For: every hop trusted gives the leftmost', { 'X-Forwarded-For': '10.0.0.9, 10.0.0.5' }, '10.0.0.9'],
+    [
+      'X-Forwarded-For: rightmost untrusted wins over a spoofed leftmost',
+      { 'X-Forwarded-For': '1.1.1.1, 198.51.100.9' },
+      '198.51.100.9',
+    ],
+    [
+      'X-Forwarded-For: trusted hops are skipped',
+      { 'X-Forwarded-For': '1.1.1.1, 198.51.100.9, 10.0.0.5, 192.168.1.1' },
+      '198.51.100.9',
+    ],
+    [
+      'X-Forwarded-For: every hop trusted gives the leftmost',
+      { 'X-Forwarded-For': '10.0.0.9, 10.0.0.5' },
+      '10.0.0.9',
+    ],
     ['X-Forwarded-For: IPv6 entries', { 'X-Forwarded-For': '2001:DB8::5, ::1' }, '2001:db8::5'],
-    ['X-Forwarded-For: duplicate lines are one list', { 'X-Forwarded-For': ['1.1.1.1', '198.51.100.9'] }, '198.51.100.9'],
-    ['X-Forwarded-For: garbage nearest us falls to the socket', { 'X-Forwarded-For': '198.51.100.9, unknown' }, '127.0.0.1'],
+    [
+      'X-Forwarded-For: duplicate lines are one list',
+      { 'X-Forwarded-For': ['1.1.1.1', '198.51.100.9'] },
+      '198.51.100.9',
+    ],
+    [
+      'X-Forwarded-For: garbage nearest us falls to the socket',
+      { 'X-Forwarded-For': '198.51.100.9, unknown' },
+      '127.0.0.1',
+    ],
     ['X-Forwarded-For: empty entry falls to the socket', { 'X-Forwarded-For': '198.51.100.9,' }, '127.0.0.1'],
-    ['X-Forwarded-For: 10 KB value falls to the socket', { 'X-Forwarded-For': `${'1'.repeat(10_240)}` }, '127.0.0.1'],
-    ['X-Forwarded-For: hundreds of trusted hops stop at the hop limit', { 'X-Forwarded-For': `198.51.100.9, ${'10.0.0.1, '.repeat(300)}10.0.0.2` }, '10.0.0.1'],
+    [
+      'X-Forwarded-For: 10 KB value falls to the socket',
+      { 'X-Forwarded-For': `${'1'.repeat(10_240)}` },
+      '127.0.0.1',
+    ],
+    [
+      'X-Forwarded-For: hundreds of trusted hops stop at the hop limit',
+      { 'X-Forwarded-For': `198.51.100.9, ${'10.0.0.1, '.repeat(300)}10.0.0.2` },
+      '10.0.0.1',
+    ],
     ['no headers: the socket address, IPv4-mapped collapsed', {}, '127.0.0.1'],
     ['empty True-Client-IP: the socket', { 'True-Client-IP': '' }, '127.0.0.1'],
   ];
@@ -90,7 +118,10 @@ describe('clientIp from an untrusted peer', () => {
         return address === '127.0.0.1';
       },
     });
-    expect(await ask(app, { 'True-Client-IP': '203.0.113.7' })).toEqual({ clientIp: '203.0.113.7', ip: '203.0.113.7' });
+    expect(await ask(app, { 'True-Client-IP': '203.0.113.7' })).toEqual({
+      clientIp: '203.0.113.7',
+      ip: '203.0.113.7',
+    });
     expect(seen[0]).toBe('127.0.0.1');
   });
 });
@@ -98,9 +129,9 @@ describe('clientIp from an untrusted peer', () => {
 describe('clientIp options', () => {
   test('a custom header is read instead of True-Client-IP', async () => {
     const app = echoApp({ header: 'CF-Connecting-IP' });
-    expect((await ask(app, { 'CF-Connecting-IP': '203.0.113.7', 'True-Client-IP': '1.1.1.1' })).clientIp).toBe(
-      '203.0.113.7',
-    );
+    expect(
+      (await ask(app, { 'CF-Connecting-IP': '203.0.113.7', 'True-Client-IP': '1.1.1.1' })).clientIp,
+    ).toBe('203.0.113.7');
   });
 
   test('header: false and xForwardedFor: false leave the socket address', async () => {
@@ -111,12 +142,18 @@ describe('clientIp options', () => {
   });
 
   const errors: [options: unknown, message: string][] = [
-    [{ trustedProxies: ['10.0.0/8'] }, 'nexthop clientIp: trustedProxies entry "10.0.0/8" is not a CIDR; use e.g. "10.0.0.0/8"'],
+    [
+      { trustedProxies: ['10.0.0/8'] },
+      'nexthop clientIp: trustedProxies entry "10.0.0/8" is not a CIDR; use e.g. "10.0.0.0/8"',
+    ],
     [{ trustedProxies: true }, 'nexthop clientIp: trustedProxies true would trust every peer'],
     [{ header: 'bad header' }, 'nexthop clientIp: header must be a header name or false, got "bad header"'],
     [{ header: 7 }, 'header must be a header name or false, got 7'],
     [{ xForwardedFor: 'yes' }, 'nexthop clientIp: xForwardedFor must be true or false, got "yes"'],
-    [{ trustedProxy: [] }, 'nexthop clientIp: unknown option "trustedProxy"; known options are trustedProxies, header, xForwardedFor'],
+    [
+      { trustedProxy: [] },
+      'nexthop clientIp: unknown option "trustedProxy"; known options are trustedProxies, header, xForwardedFor',
+    ],
     ['x', 'nexthop clientIp: options must be an object'],
     [null, 'options must be an object'],
     [[], 'options must be an object'],
@@ -133,7 +170,9 @@ describe('clientIp options', () => {
       res.status(500).send(err.message);
     });
     const res = await request(app).get('/').expect(500);
-    expect(res.text).toBe('nexthop clientIp: it was given a request; write app.use(clientIp()) instead of app.use(clientIp)');
+    expect(res.text).toBe(
+      'nexthop clientIp: it was given a request; write app.use(clientIp()) instead of app.use(clientIp)',
+    );
   });
 });
 
@@ -150,7 +189,9 @@ describe('express-rate-limit after clientIp', () => {
     const app = express();
     app.set('trust proxy', trust);
     app.use(clientIp({ trustedProxies: trust }));
-    app.use(rateLimit({ windowMs: 60_000, limit: 2, standardHeaders: 'draft-8', legacyHeaders: false, logger }));
+    app.use(
+      rateLimit({ windowMs: 60_000, limit: 2, standardHeaders: 'draft-8', legacyHeaders: false, logger }),
+    );
     app.get('/', (req, res) => res.send(req.ip));
 
     // XFF and Forwarded too, as on the platform: each could trip a validation.
@@ -176,7 +217,10 @@ describe('express-rate-limit after clientIp', () => {
 
   test('control: the same logger does report ERR_ERL_* when trust proxy is left unset', async () => {
     const codes: string[] = [];
-    const logger = { warn: (e: { code: string }) => codes.push(e.code), error: (e: { code: string }) => codes.push(e.code) };
+    const logger = {
+      warn: (e: unknown) => codes.push((e as { code: string }).code),
+      error: (e: unknown) => codes.push((e as { code: string }).code),
+    };
     const app = express();
     app.use(clientIp());
     app.use(rateLimit({ windowMs: 60_000, limit: 5, logger }));

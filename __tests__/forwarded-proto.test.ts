@@ -11,7 +11,7 @@ function echoApp(options?: ForwardedProtoOptions) {
 
 async function protoOf(app: express.Express, headers: Record<string, string | string[]>) {
   let call = request(app).get('/');
-  for (const [name, value] of Object.entries(headers)) call = call.set(name, value);
+  for (const [name, value] of Object.entries(headers)) call = call.set(name, value as string);
   const { body } = await call.expect(200);
   // The three views must always agree.
   expect(body.protocol).toBe(body.proto);
@@ -92,7 +92,10 @@ describe('forwardedProto from an untrusted peer', () => {
 describe('forwardedProto options', () => {
   const errors: [options: unknown, message: string][] = [
     [{ forwarded: 'yes' }, 'nexthop forwardedProto: forwarded must be true or false, got "yes"'],
-    [{ trustedProxies: ['1.2.3.4/40'] }, 'nexthop forwardedProto: trustedProxies entry "1.2.3.4/40" has prefix /40 out of range'],
+    [
+      { trustedProxies: ['1.2.3.4/40'] },
+      'nexthop forwardedProto: trustedProxies entry "1.2.3.4/40" has prefix /40 out of range',
+    ],
     [{ proto: 'https' }, 'nexthop forwardedProto: unknown option "proto"'],
     [7, 'nexthop forwardedProto: options must be an object'],
   ];

@@ -5,7 +5,9 @@ import { geo, parseGeo, type GeoOptions } from 'nexthop';
 function echoApp(options?: GeoOptions) {
   const app = express();
   app.use(geo(options));
-  app.get('/', (req, res) => res.json({ ...req.geo, frozen: Object.isFrozen(req.geo), again: req.geo === req.geo }));
+  app.get('/', (req, res) =>
+    res.json({ ...req.geo, frozen: Object.isFrozen(req.geo), again: req.geo === req.geo }),
+  );
   return app;
 }
 
@@ -70,7 +72,9 @@ describe('geo over HTTP', () => {
 
   test('unknown options throw', () => {
     expect(() => geo({ prefix: 'x' } as never)).toThrow('nexthop geo: unknown option "prefix"');
-    expect(() => geo({ trustedProxies: ['x/8'] })).toThrow('nexthop geo: trustedProxies entry "x/8" is not a CIDR');
+    expect(() => geo({ trustedProxies: ['x/8'] })).toThrow(
+      'nexthop geo: trustedProxies entry "x/8" is not a CIDR',
+    );
   });
 });
 

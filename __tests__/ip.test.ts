@@ -166,7 +166,11 @@ describe('compileTrust', () => {
   });
 
   const errors: [option: unknown, type: typeof TypeError | typeof RangeError, message: string][] = [
-    [['10.0.0/8'], TypeError, 'nexthop compileTrust: trustedProxies entry "10.0.0/8" is not a CIDR; use e.g. "10.0.0.0/8"'],
+    [
+      ['10.0.0/8'],
+      TypeError,
+      'nexthop compileTrust: trustedProxies entry "10.0.0/8" is not a CIDR; use e.g. "10.0.0.0/8"',
+    ],
     [['10/8'], TypeError, 'entry "10/8" is not a CIDR; use e.g. "10.0.0.0/8"'],
     [['10.0.0'], TypeError, 'use e.g. "10.0.0.0/32"'],
     [['2001:db8::/x'], TypeError, 'entry "2001:db8::/x" is not a CIDR; use e.g. "fd00::/8"'],

@@ -23,9 +23,17 @@ describe('requestId precedence from a trusted peer', () => {
   const app = echoApp();
   const reused: [name: string, headers: Record<string, string>, expected: string][] = [
     ['section-io-id alone', { 'section-io-id': 'abc123' }, 'abc123'],
-    ['section-io-id wins over X-Request-Id', { 'section-io-id': 'edge-1', 'X-Request-Id': 'client-1' }, 'edge-1'],
+    [
+      'section-io-id wins over X-Request-Id',
+      { 'section-io-id': 'edge-1', 'X-Request-Id': 'client-1' },
+      'edge-1',
+    ],
     ['X-Request-Id alone', { 'X-Request-Id': 'req-42' }, 'req-42'],
-    ['unsafe section-io-id falls to X-Request-Id', { 'section-io-id': 'a b', 'X-Request-Id': 'req-42' }, 'req-42'],
+    [
+      'unsafe section-io-id falls to X-Request-Id',
+      { 'section-io-id': 'a b', 'X-Request-Id': 'req-42' },
+      'req-42',
+    ],
     ['all safe characters', { 'X-Request-Id': 'A-z_0.9:x' }, 'A-z_0.9:x'],
     ['128 characters', { 'X-Request-Id': 'a'.repeat(128) }, 'a'.repeat(128)],
   ];
@@ -60,7 +68,10 @@ describe('requestId precedence from a trusted peer', () => {
 
 describe('requestId options', () => {
   test('an untrusted peer always gets a new id', async () => {
-    const id = await idFor(echoApp({ trustedProxies: [] }), { 'section-io-id': 'edge-1', 'X-Request-Id': 'x' });
+    const id = await idFor(echoApp({ trustedProxies: [] }), {
+      'section-io-id': 'edge-1',
+      'X-Request-Id': 'x',
+    });
     expect(id).toMatch(UUID);
   });
 
@@ -83,7 +94,10 @@ describe('requestId options', () => {
   });
 
   const errors: [options: unknown, message: string][] = [
-    [{ incoming: 'x-request-id' }, 'nexthop requestId: incoming must be an array of header names, got "x-request-id"'],
+    [
+      { incoming: 'x-request-id' },
+      'nexthop requestId: incoming must be an array of header names, got "x-request-id"',
+    ],
     [{ incoming: ['bad name'] }, 'nexthop requestId: incoming entry "bad name" is not a header name'],
     [{ header: '' }, 'nexthop requestId: header must be a header name or false, got ""'],
     [{ header: true }, 'header must be a header name or false, got true'],

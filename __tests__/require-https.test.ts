@@ -16,7 +16,13 @@ function redirectApp(options?: RequireHttpsOptions, withForwardedProto = true) {
 
 describe('requireHttps redirects plain HTTP', () => {
   const app = redirectApp();
-  const rows: [method: 'get' | 'head' | 'post' | 'put' | 'delete' | 'patch', path: string, host: string, status: number, location: string][] = [
+  const rows: [
+    method: 'get' | 'head' | 'post' | 'put' | 'delete' | 'patch',
+    path: string,
+    host: string,
+    status: number,
+    location: string,
+  ][] = [
     ['get', '/', 'example.com', 301, 'https://example.com/'],
     ['get', '/a/b?x=1&y=2', 'example.com', 301, 'https://example.com/a/b?x=1&y=2'],
     ['head', '/a', 'example.com', 301, 'https://example.com/a'],
@@ -44,7 +50,10 @@ describe('requireHttps redirects plain HTTP', () => {
   });
 
   test('the health-check path is never redirected', async () => {
-    for (const path of ['/.well-known/section-io/aee-hc/healthz?ts=123', '/.well-known/section-io/aee-hc/healthz']) {
+    for (const path of [
+      '/.well-known/section-io/aee-hc/healthz?ts=123',
+      '/.well-known/section-io/aee-hc/healthz',
+    ]) {
       const res = await request(app).get(path).set('Host', 'example.com').redirects(0);
       expect(res.status).toBe(200);
     }
@@ -131,21 +140,39 @@ describe('requireHttps options', () => {
 
   test('without forwardedProto before it, requireHttps reads the trusted header itself', async () => {
     const app = redirectApp({}, false);
-    expect((await request(app).get('/').set('X-Forwarded-Proto', 'https').set('Host', 'example.com')).status).toBe(200);
+    expect(
+      (await request(app).get('/').set('X-Forwarded-Proto', 'https').set('Host', 'example.com')).status,
+    ).toBe(200);
     expect((await request(app).get('/').set('Host', 'example.com').redirects(0)).status).toBe(301);
     const untrusting = redirectApp({ trustedProxies: [] }, false);
-    const res = await request(untrusting).get('/').set('X-Forwarded-Proto', 'https').set('Host', 'example.com').redirects(0);
+    const res = await request(untrusting)
+      .get('/')
+      .set('X-Forwarded-Proto', 'https')
+      .set('Host', 'example.com')
+      .redirects(0);
     expect(res.status).toBe(301);
   });
 
   const errors: [options: unknown, message: string][] = [
-    [{ allowedHosts: 'example.com' }, 'nexthop requireHttps: allowedHosts must be an array of host names, got "example.com"'],
-    [{ allowedHosts: ['https://example.com'] }, 'nexthop requireHttps: allowedHosts entry "https://example.com" is not a host name'],
+    [
+      { allowedHosts: 'example.com' },
+      'nexthop requireHttps: allowedHosts must be an array of host names, got "example.com"',
+    ],
+    [
+      { allowedHosts: ['https://example.com'] },
+      'nexthop requireHttps: allowedHosts entry "https://example.com" is not a host name',
+    ],
     [{ allowedHosts: ['example.com:443'] }, 'allowedHosts entry "example.com:443" is not a host name'],
     [{ allowedHosts: [3] }, 'allowedHosts entry 3 is not a host name'],
     [{ skipPaths: '/status' }, 'nexthop requireHttps: skipPaths must be an array of paths, got "/status"'],
-    [{ skipPaths: ['status'] }, 'nexthop requireHttps: skipPaths entry "status" is not a path; use e.g. "/status"'],
-    [{ trustedProxies: ['10.0.0.1/8'] }, 'nexthop requireHttps: trustedProxies entry "10.0.0.1/8" has host bits set'],
+    [
+      { skipPaths: ['status'] },
+      'nexthop requireHttps: skipPaths entry "status" is not a path; use e.g. "/status"',
+    ],
+    [
+      { trustedProxies: ['10.0.0.1/8'] },
+      'nexthop requireHttps: trustedProxies entry "10.0.0.1/8" has host bits set',
+    ],
     [{ hosts: [] }, 'nexthop requireHttps: unknown option "hosts"'],
   ];
   test.each(errors)('%j throws', (options, message) => {

@@ -107,7 +107,9 @@ describe('securityHeaders and responses proxied from next-hop', () => {
   });
 
   test('with proxiedResponses: true, missing headers are added and the origin’s kept', async () => {
-    const res = await request(appWith({ proxiedResponses: true })).get('/proxied/page').expect(200);
+    const res = await request(appWith({ proxiedResponses: true }))
+      .get('/proxied/page')
+      .expect(200);
     expect(res.headers['content-security-policy']).toBe("default-src 'none'");
     expect(res.headers['x-content-type-options']).toBe('nosniff');
     expect(res.headers['strict-transport-security']).toMatch(/^max-age=/);
@@ -136,7 +138,9 @@ describe('securityHeaders options', () => {
     app.use(
       securityHeaders({
         contentSecurityPolicy: {
-          directives: { 'script-src': ["'self'", (_req, res) => `'nonce-${(res as express.Response).locals.nonce}'`] },
+          directives: {
+            'script-src': ["'self'", (_req, res) => `'nonce-${(res as express.Response).locals.nonce}'`],
+          },
         },
       }),
     );
@@ -171,14 +175,22 @@ describe('securityHeaders options', () => {
   });
 
   const errors: [options: unknown, type: typeof TypeError, message: string][] = [
-    [{ proxiedResponses: 'yes' }, TypeError, 'nexthop securityHeaders: proxiedResponses must be true or false, got "yes"'],
+    [
+      { proxiedResponses: 'yes' },
+      TypeError,
+      'nexthop securityHeaders: proxiedResponses must be true or false, got "yes"',
+    ],
     [{ hstss: {} }, TypeError, 'nexthop securityHeaders: unknown option "hstss"'],
     [
       { contentSecurityPolicy: { directives: { 'default-src': "'self'; evil" } } },
       TypeError,
       'nexthop securityHeaders: Content-Security-Policy received an invalid directive value',
     ],
-    [{ crossOriginOpenerPolicy: { policy: 'nope' } }, TypeError, 'nexthop securityHeaders: Cross-Origin-Opener-Policy does not support'],
+    [
+      { crossOriginOpenerPolicy: { policy: 'nope' } },
+      TypeError,
+      'nexthop securityHeaders: Cross-Origin-Opener-Policy does not support',
+    ],
   ];
   test.each(errors)('%j throws', (options, type, message) => {
     expect(() => securityHeaders(options as never)).toThrow(type);

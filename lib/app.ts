@@ -25,7 +25,7 @@ export interface CreateAppOptions {
    * middleware. Never `true`.
    * @default DEFAULT_TRUSTED_PROXIES (loopback, link-local, private and CGNAT ranges)
    */
-  trustedProxies?: TrustedProxies | Trust;
+  trustedProxies?: TrustedProxies;
   /** `req.clientIp` and a truthful `req.ip`. @default {} (on) */
   clientIp?: ClientIpOptions | false;
   /** `req.proto` and a truthful `req.protocol` / `req.secure`. @default {} (on) */

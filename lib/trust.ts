@@ -163,7 +163,7 @@ function compileRanges(trustedProxies: unknown, owner: string): Range[] {
  * app.use(clientIp({ trustedProxies: trust }));
  */
 export function compileTrust(
-  trustedProxies: TrustedProxies | Trust = DEFAULT_TRUSTED_PROXIES,
+  trustedProxies: TrustedProxies = DEFAULT_TRUSTED_PROXIES,
   owner = 'compileTrust',
 ): Trust {
   if (typeof trustedProxies === 'function') {

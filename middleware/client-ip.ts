@@ -23,7 +23,7 @@ export interface ClientIpOptions {
    * @default DEFAULT_TRUSTED_PROXIES (loopback, link-local, private and CGNAT ranges)
    * @example ['loopback', '10.20.0.0/16']
    */
-  trustedProxies?: TrustedProxies | Trust;
+  trustedProxies?: TrustedProxies;
   /**
    * Header holding the single client IP, read first; `false` to skip it.
    * @default 'true-client-ip'

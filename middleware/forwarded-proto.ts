@@ -20,7 +20,7 @@ export interface ForwardedProtoOptions {
    * `http`. Share one `compileTrust()` result between middleware.
    * @default DEFAULT_TRUSTED_PROXIES (loopback, link-local, private and CGNAT ranges)
    */
-  trustedProxies?: TrustedProxies | Trust;
+  trustedProxies?: TrustedProxies;
   /**
    * Also read RFC 7239 `Forwarded: proto=https` when `X-Forwarded-Proto` is absent.
    * @default false

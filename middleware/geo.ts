@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Request, RequestHandler } from 'express';
 import { checkOptions } from '../lib/check-options';
-import { compileTrust, type Trust, type TrustedProxies } from '../lib/trust';
+import { compileTrust, type TrustedProxies } from '../lib/trust';
 
 /**
  * Where the platform located the client (from its `section-io-geo-*` headers, derived
@@ -42,7 +42,7 @@ export interface GeoOptions {
    * `req.geo` is empty.
    * @default DEFAULT_TRUSTED_PROXIES
    */
-  trustedProxies?: TrustedProxies | Trust;
+  trustedProxies?: TrustedProxies;
 }
 
 const KNOWN_OPTIONS = ['trustedProxies'];
@@ -57,6 +57,7 @@ const DECIMAL = /^-?(?:[0-9]{1,3})(?:\.[0-9]{1,12})?$/;
 function text(value: string | string[] | undefined): string | undefined {
   if (typeof value !== 'string') return undefined;
   let s = value.trim();
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
   if (s.length === 0 || s.length > 200 || /[\x00-\x1f\x7f]/.test(s)) return undefined;
   if (/[^\x20-\x7e]/.test(s)) {
     const decoded = Buffer.from(s, 'latin1').toString('utf8');

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
 import { checkOptions, describe } from '../lib/check-options';
-import { compileTrust, type Trust, type TrustedProxies } from '../lib/trust';
+import { compileTrust, type TrustedProxies } from '../lib/trust';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -20,7 +20,7 @@ export interface RequestIdOptions {
    * always made.
    * @default DEFAULT_TRUSTED_PROXIES
    */
-  trustedProxies?: TrustedProxies | Trust;
+  trustedProxies?: TrustedProxies;
   /**
    * Request headers tried in order; the first holding a safe id (1-128 characters of
    * `A-Z a-z 0-9 . _ : -`) wins. `[]` always makes a new id.

@@ -2,7 +2,7 @@ import type { RequestHandler } from 'express';
 import { checkOptions, describe } from '../lib/check-options';
 import { NexthopError } from '../lib/errors';
 import { parseIPv4, parseIPv6 } from '../lib/ip';
-import { compileTrust, type Trust, type TrustedProxies } from '../lib/trust';
+import { compileTrust, type TrustedProxies } from '../lib/trust';
 import { resolveProto } from './forwarded-proto';
 
 /** The platform's health probe path: never redirected, whatever the options say. */
@@ -15,7 +15,7 @@ export interface RequireHttpsOptions {
    * not run before (otherwise `req.proto` decides).
    * @default DEFAULT_TRUSTED_PROXIES
    */
-  trustedProxies?: TrustedProxies | Trust;
+  trustedProxies?: TrustedProxies;
   /**
    * Host names a redirect may point to (`example.com`, or `*.example.com` for any
    * subdomain); a request for another host gets 400. Without it any syntactically valid

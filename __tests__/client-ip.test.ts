@@ -1,7 +1,10 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import express from 'express';
 import request from 'supertest';
 import { rateLimit } from 'express-rate-limit';
-import { clientIp, compileTrust, type ClientIpOptions } from 'nexthop';
+import { clientIp, compileTrust, forwardedProto, type ClientIpOptions } from 'nexthop';
+import { request as raw } from './helpers/http';
 
 /** An app echoing what clientIp decided and what Express's req.ip now says. */
 function echoApp(options?: ClientIpOptions) {
@@ -228,5 +231,57 @@ describe('express-rate-limit after clientIp', () => {
     const res = await request(app).get('/').set('X-Forwarded-For', '198.51.100.9').expect(200);
     expect(res.text).toBe('198.51.100.9');
     expect(codes).toContain('ERR_ERL_UNEXPECTED_X_FORWARDED_FOR');
+  });
+});
+
+describe('req.ip and req.protocol wiring', () => {
+  test('a sub-app mounted after the middleware sees the same req.ip and req.protocol', async () => {
+    const app = express();
+    app.use(clientIp(), forwardedProto());
+    const admin = express();
+    admin.get('/who', (req, res) => res.json({ ip: req.ip, protocol: req.protocol, secure: req.secure }));
+    app.use('/admin', admin);
+    const res = await request(app)
+      .get('/admin/who')
+      .set('True-Client-IP', '203.0.113.7')
+      .set('X-Forwarded-Proto', 'HTTPS')
+      .expect(200);
+    expect(res.body).toEqual({ ip: '203.0.113.7', protocol: 'https', secure: true });
+  });
+
+  test('requests the middleware did not see keep Express’s own req.ip', async () => {
+    const app = express();
+    app.use('/with', clientIp());
+    app.get('/{*rest}', (req, res) => res.json({ ip: req.ip, clientIp: req.clientIp ?? null }));
+    const seen = await request(app).get('/with/x').set('True-Client-IP', '203.0.113.7').expect(200);
+    expect(seen.body).toEqual({ ip: '203.0.113.7', clientIp: '203.0.113.7' });
+    const unseen = await request(app).get('/without').set('True-Client-IP', '203.0.113.7').expect(200);
+    expect(unseen.body.clientIp).toBeNull();
+    expect(unseen.body.ip).toMatch(/127\.0\.0\.1$/);
+  });
+
+  test('a plain node:http server gets own properties instead', async () => {
+    const middleware = [clientIp(), forwardedProto()];
+    const server = http.createServer((req, res) => {
+      const r = req as unknown as express.Request;
+      let i = 0;
+      const next = () => {
+        const handler = middleware[i++];
+        if (handler) handler(r, res as unknown as express.Response, next);
+        else res.end(JSON.stringify({ ip: r.ip, protocol: r.protocol, secure: r.secure }));
+      };
+      next();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const reply = await raw((server.address() as AddressInfo).port, '/', {
+        headers: { 'true-client-ip': '203.0.113.7', 'x-forwarded-proto': 'https' },
+      });
+      expect(JSON.parse(reply.body)).toEqual({ ip: '203.0.113.7', protocol: 'https', secure: true });
+      // Node's own prototype is never touched.
+      expect(Object.getOwnPropertyDescriptor(http.IncomingMessage.prototype, 'ip')).toBeUndefined();
+    } finally {
+      server.close();
+    }
   });
 });

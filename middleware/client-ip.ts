@@ -1,6 +1,7 @@
 import type { Request, RequestHandler } from 'express';
 import { checkBoolean, checkOptions, describe } from '../lib/check-options';
 import { normalizeIp } from '../lib/ip';
+import { requestGetters } from '../lib/request-getters';
 import { compileTrust, type Trust, type TrustedProxies } from '../lib/trust';
 
 declare module 'express-serve-static-core' {
@@ -43,14 +44,8 @@ const FIELD_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** X-Forwarded-For entries examined at most: bounds work on a header stuffed with hops. */
 const MAX_FORWARDED_HOPS = 32;
 
-/** `req.ip` getter installed on each request: one shared function, no per-request closure. */
-const IP_PROPERTY: PropertyDescriptor = {
-  configurable: true,
-  enumerable: true,
-  get: function ip(this: Request) {
-    return this.clientIp;
-  },
-};
+/** `req.ip` reads `req.clientIp` (installed once per app, see lib/request-getters). */
+const exposeIp = requestGetters([{ name: 'ip', field: 'clientIp' }]);
 
 /**
  * The client in an `X-Forwarded-For` list: walking from the right (the nearest proxy),
@@ -118,8 +113,7 @@ export function clientIp(options: Readonly<ClientIpOptions> = {}): RequestHandle
 
   return function clientIpMiddleware(req, _res, next) {
     req.clientIp = resolveClientIp(req);
-    // Express's req.ip is a prototype getter without a setter: shadow it on this request.
-    Object.defineProperty(req, 'ip', IP_PROPERTY);
+    exposeIp(req);
     next();
   };
 }

@@ -1,6 +1,7 @@
 import type { TLSSocket } from 'node:tls';
 import type { Request, RequestHandler } from 'express';
 import { checkBoolean, checkOptions } from '../lib/check-options';
+import { requestGetters } from '../lib/request-getters';
 import { compileTrust, type Trust, type TrustedProxies } from '../lib/trust';
 
 declare module 'express-serve-static-core' {
@@ -30,23 +31,11 @@ export interface ForwardedProtoOptions {
 
 const KNOWN_OPTIONS = ['trustedProxies', 'forwarded'];
 
-/** `req.protocol` and `req.secure` getters shared by every request. */
-const PROTOCOL_PROPERTIES: PropertyDescriptorMap = {
-  protocol: {
-    configurable: true,
-    enumerable: true,
-    get: function protocol(this: Request) {
-      return this.proto;
-    },
-  },
-  secure: {
-    configurable: true,
-    enumerable: true,
-    get: function secure(this: Request) {
-      return this.proto === 'https';
-    },
-  },
-};
+/** `req.protocol` and `req.secure` read `req.proto` (installed once per app, see lib/request-getters). */
+const exposeProtocol = requestGetters([
+  { name: 'protocol', field: 'proto' },
+  { name: 'secure', field: 'proto', map: (proto) => proto === 'https' },
+]);
 
 function isHttps(value: string): boolean {
   const trimmed = value.trim();
@@ -119,8 +108,8 @@ export function forwardedProto(options: Readonly<ForwardedProtoOptions> = {}): R
 
   return function forwardedProtoMiddleware(req, _res, next) {
     req.proto = resolveProto(req, trust, forwarded);
-    // Express's getters read the raw, case-sensitive header: shadow them on this request.
-    Object.defineProperties(req, PROTOCOL_PROPERTIES);
+    // Express's own getters read the raw, case-sensitive header: shadow them.
+    exposeProtocol(req);
     next();
   };
 }

@@ -14,12 +14,18 @@ export type TrustedProxies = string | readonly string[] | ((address: string) => 
  * A compiled trust predicate: `true` when the socket peer `address` is a trusted proxy.
  * Its `(address, hop)` signature is the one Express expects, so the same instance can be
  * given to `app.set('trust proxy', trust)` and to every request-context middleware.
+ *
+ * @example
+ * const trust: Trust = compileTrust(['10.0.0.0/8']);
+ * trust('10.1.2.3'); // true
  */
 export type Trust = (address: string | undefined, hop?: number) => boolean;
 
 /**
  * Named address ranges usable in a `trustedProxies` list. `uniquelocal` (proxy-addr's name)
  * and `private` are the same: RFC 1918 IPv4 plus RFC 4193 IPv6.
+ *
+ * @example compileTrust(['loopback', 'uniquelocal']);
  */
 export const TRUST_PRESETS: Readonly<Record<string, readonly string[]>> = Object.freeze({
   loopback: ['127.0.0.0/8', '::1/128'],
@@ -35,6 +41,8 @@ export const TRUST_PRESETS: Readonly<Record<string, readonly string[]>> = Object
  * The peers trusted when no `trustedProxies` option is given: where the platform's
  * module-front nginx lives. A public address is never trusted by default, so an app
  * reached directly from the internet cannot be fooled by a forged `True-Client-IP`.
+ *
+ * @example compileTrust([...DEFAULT_TRUSTED_PROXIES, '198.51.100.0/24']);
  */
 export const DEFAULT_TRUSTED_PROXIES: readonly string[] = Object.freeze([
   'loopback',

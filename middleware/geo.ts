@@ -6,6 +6,8 @@ import { compileTrust, type TrustedProxies } from '../lib/trust';
 /**
  * Where the platform located the client (from its `section-io-geo-*` headers, derived
  * from True-Client-IP). Every field is `undefined` when the header is absent or malformed.
+ *
+ * @example if (req.geo.countryCode === 'NZ') res.redirect('/nz');
  */
 export interface Geo {
   /** ISO 3166-1 alpha-2 country code, upper case (`section-io-geo-country-code`). @example 'NZ' */
@@ -88,7 +90,11 @@ function asNumber(value: string | string[] | undefined): number | undefined {
   return asn <= 4294967295 ? asn : undefined;
 }
 
-/** Parse the `section-io-geo-*` headers into a frozen {@link Geo}. Garbage fields are undefined. */
+/**
+ * Parse the `section-io-geo-*` headers into a frozen {@link Geo}. Garbage fields are undefined.
+ *
+ * @example parseGeo({ 'section-io-geo-latlon': '-36.85,174.76' }); // { latitude: -36.85, longitude: 174.76, … }
+ */
 export function parseGeo(headers: IncomingHttpHeaders): Readonly<Geo> {
   const latlon = coordinates(headers[`${PREFIX}latlon`]);
   const geo: Geo = {

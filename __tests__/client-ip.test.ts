@@ -1,4 +1,5 @@
 import http from 'node:http';
+import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import request from 'supertest';
@@ -152,6 +153,11 @@ describe('clientIp options', () => {
     [{ trustedProxies: true }, 'nexthop clientIp: trustedProxies true would trust every peer'],
     [{ header: 'bad header' }, 'nexthop clientIp: header must be a header name or false, got "bad header"'],
     [{ header: 7 }, 'header must be a header name or false, got 7'],
+    [{ header: {} }, 'header must be a header name or false, got an object'],
+    [{ header: () => 'x' }, 'header must be a header name or false, got a function'],
+    [{ header: ['a'] }, 'header must be a header name or false, got an array'],
+    [{ header: null }, 'header must be a header name or false, got null'],
+    [{ header: 'x'.repeat(100) + ' ' }, `got "${'x'.repeat(60)}…"`],
     [{ xForwardedFor: 'yes' }, 'nexthop clientIp: xForwardedFor must be true or false, got "yes"'],
     [
       { trustedProxy: [] },
@@ -283,5 +289,49 @@ describe('req.ip and req.protocol wiring', () => {
     } finally {
       server.close();
     }
+  });
+});
+
+describe('clientIp over real sockets from other peer addresses', () => {
+  /** Serve `app` on `host` and request it from the same address family; undefined if unavailable. */
+  async function askOn(app: express.Express, host: string, headers: Record<string, string>) {
+    const server = http.createServer(app);
+    const listening = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(0, host, () => resolve(true));
+    });
+    if (!listening) return undefined;
+    try {
+      const reply = await raw((server.address() as AddressInfo).port, '/', { host, headers });
+      return JSON.parse(reply.body) as { clientIp: string; ip: string };
+    } finally {
+      server.close();
+    }
+  }
+
+  test('an IPv6 loopback peer (::1) is trusted by default', async () => {
+    const body = await askOn(echoApp(), '::1', { 'true-client-ip': '203.0.113.7' });
+    if (body === undefined) return; // no IPv6 on this machine
+    expect(body).toEqual({ clientIp: '203.0.113.7', ip: '203.0.113.7' });
+    const untrusted = await askOn(echoApp({ trustedProxies: ['127.0.0.0/8'] }), '::1', {
+      'true-client-ip': '203.0.113.7',
+    });
+    expect(untrusted).toEqual({ clientIp: '::1', ip: '::1' });
+  });
+
+  test('a peer on a non-loopback address is untrusted when only loopback is trusted', async () => {
+    const address = Object.values(os.networkInterfaces())
+      .flat()
+      .find((i) => i !== undefined && i.family === 'IPv4' && !i.internal)?.address;
+    if (address === undefined) return; // no such interface here
+    const headers = { 'true-client-ip': '203.0.113.7', 'x-forwarded-for': '198.51.100.9' };
+    expect(await askOn(echoApp({ trustedProxies: ['loopback'] }), address, headers)).toEqual({
+      clientIp: address,
+      ip: address,
+    });
+    expect(await askOn(echoApp({ trustedProxies: [`${address}/32`] }), address, headers)).toEqual({
+      clientIp: '203.0.113.7',
+      ip: '203.0.113.7',
+    });
   });
 });

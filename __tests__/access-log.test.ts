@@ -158,23 +158,43 @@ describe('accessLog: one line per request', () => {
     expect(byUrl('/missing')[0]).toMatchObject({ status: 404, aborted: false });
   });
 
-  test('request-context fields are read from req.id, req.clientIp and req.proto when present', async () => {
+  test('the default stack fills requestId, clientIp and proto from the platform headers', async () => {
     const h = await harness({}, (app) => {
-      app.use(function fakeRequestContext(req: Request, _res: Response, next: NextFunction) {
-        if (req.get('x-test-context'))
-          Object.assign(req, { id: 'rid-42', clientIp: '203.0.113.9', proto: 'https' });
-        next();
-      });
       app.get('/', (_req, res) => {
         res.send('ok');
       });
     });
-    await request(h.port, '/', { headers: { 'x-test-context': '1' }, agent: false });
-    await request(h.port, '/?plain', { agent: false });
-    const [withContext, plain] = await h.finish(2);
-    expect(withContext).toMatchObject({ requestId: 'rid-42', clientIp: '203.0.113.9', proto: 'https' });
-    expect(plain).toMatchObject({ requestId: null, proto: 'http' });
-    expect(plain.clientIp).toMatch(/127\.0\.0\.1$/);
+    await request(h.port, '/', {
+      agent: false,
+      headers: {
+        'section-io-id': 'edge-id-42',
+        'true-client-ip': '203.0.113.9',
+        'x-forwarded-proto': 'https',
+      },
+    });
+    const [line] = await h.finish(1);
+    expect(line).toMatchObject({ requestId: 'edge-id-42', clientIp: '203.0.113.9', proto: 'https' });
+  });
+
+  test('without the request context: requestId null, the socket address, req.protocol', async () => {
+    const dir = tempLogDir();
+    const logger = createLogger({ dir, console: false });
+    const off = { clientIp: false, forwardedProto: false, requestId: false, geo: false } as const;
+    const app = createApp({ logger, config: loadConfig({ LOG_DIR: dir }), ...off });
+    const closes = counter();
+    app.get('/', (_req, res) => {
+      res.on('close', () => closes.tick());
+      res.send('ok');
+    });
+    const { server, port } = await listen(app);
+    open.push(server);
+    await request(port, '/', { agent: false, headers: { 'x-forwarded-proto': 'https' } });
+    await closes.reach(1);
+    await closeLogger(logger);
+    const [line] = parseLines(readLines(path.join(dir, 'access.log')));
+    // Express's own req.protocol believes the loopback peer, as trust proxy says.
+    expect(line).toMatchObject({ requestId: null, proto: 'https' });
+    expect(line.clientIp).toMatch(/127\.0\.0\.1$/);
   });
 
   test('ms covers the time spent in later middleware and the route', async () => {

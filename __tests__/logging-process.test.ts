@@ -62,9 +62,8 @@ describe('logs survive the process', () => {
     expect(lines).toHaveLength(n);
     expect(new Set(lines.map((l) => l.url)).size).toBe(n);
     const app = parseLines(readLines(path.join(dir, 'app.log'))).map((l) => l.message);
-    expect(app).toEqual(
-      expect.arrayContaining(['SIGTERM received: draining', 'server closed; all requests finished']),
-    );
+    expect(app.some((m) => String(m).startsWith('SIGTERM received'))).toBe(true);
+    expect(app).toContain('server closed; all requests finished');
   });
 
   test('an uncaught exception reaches error.log, with its stack, before anything else happens', async () => {
@@ -93,9 +92,9 @@ describe('an unwritable log folder stops the start with one clear line', () => {
     const { code, stderr } = await runToExit(logDir);
     expect(code).toBe(1);
     expect(stderr).toBe(
-      `nexthop: cannot write logs to "${logDir}": the folder cannot be created ` +
-        `(ENOTDIR: not a directory, mkdir '${logDir}'). Set LOG_DIR to a writable folder (e.g. LOG_DIR=./logs) ` +
-        `or fix its permissions (e.g. mkdir -p ${logDir} && chown "$(id -u)" ${logDir}). [ERR_NEXTHOP_LOG_DIR]\n`,
+      `nexthop [ERR_NEXTHOP_LOG_DIR]: cannot write logs to "${logDir}": a file is in the way, not a folder ` +
+        `(ENOTDIR: not a directory, mkdir '${logDir}'). Set LOG_DIR to a folder (e.g. LOG_DIR=./logs) ` +
+        'or move the file out of the way.\n',
     );
   });
 
@@ -124,7 +123,7 @@ describe('an unwritable log folder stops the start with one clear line', () => {
     expect(code).toBe(1);
     expect(stderr).toMatch(
       new RegExp(
-        `^nexthop: cannot write logs to "${logDir}": the folder is not writable \\(EACCES: permission denied`,
+        `^nexthop \\[ERR_NEXTHOP_LOG_DIR\\]: cannot write logs to "${logDir}": the folder is not writable \\(EACCES: permission denied`,
       ),
     );
     expect(stderr).not.toMatch(/\n\s+at /);

@@ -1,10 +1,18 @@
 import express from 'express';
 import type { Application } from 'express';
 import { loadConfig, type Config } from './config';
-import { accessLog, type AccessLogOptions } from '../middleware/access-log';
 import { setAppContext } from './context';
-import { exitCleanlyIfUncaught } from './startup-error';
+import { NexthopError } from './errors';
 import { createLogger, installRequestLog, setRootLogger, type Logger } from './logger';
+import { startupError } from './startup';
+import { compileTrust, type Trust, type TrustedProxies } from './trust';
+import { accessLog, type AccessLogOptions } from '../middleware/access-log';
+import { clientIp, type ClientIpOptions } from '../middleware/client-ip';
+import { forwardedProto, type ForwardedProtoOptions } from '../middleware/forwarded-proto';
+import { geo, type GeoOptions } from '../middleware/geo';
+import { requestId, type RequestIdOptions } from '../middleware/request-id';
+import { requireHttps, type RequireHttpsOptions } from '../middleware/require-https';
+import { securityHeaders, type SecurityHeadersOptions } from '../middleware/security-headers';
 
 /** Options for {@link createApp}. Each feature takes its own options or `false` to leave it out. */
 export interface CreateAppOptions {
@@ -13,20 +21,46 @@ export interface CreateAppOptions {
   /** The logger every part of the app writes to. @default createLogger({ dir: config.logDir, level: config.logLevel }) */
   logger?: Logger;
   /**
+   * Socket peers (the platform's module front) whose forwarding headers are believed,
+   * compiled once and shared by Express's `trust proxy` and every request-context
+   * middleware. Never `true`.
+   * @default DEFAULT_TRUSTED_PROXIES (loopback, link-local, private and CGNAT ranges)
+   */
+  trustedProxies?: TrustedProxies;
+  /**
    * One JSON line per request in `access.log` (see accessLog), mounted first so it times
    * the whole request. `false` leaves it out.
    * @default {} (on, default options; lines go to the app's logger)
    * @example createApp({ accessLog: { skip: ['/.well-known/section-io/aee-hc/healthz'] } })
    */
   accessLog?: AccessLogOptions | false;
+  /** `req.clientIp` and a truthful `req.ip`. @default {} (on) */
+  clientIp?: ClientIpOptions | false;
+  /** `req.proto` and a truthful `req.protocol` / `req.secure`. @default {} (on) */
+  forwardedProto?: ForwardedProtoOptions | false;
+  /** `req.id` and the `X-Request-Id` response header. @default {} (on) */
+  requestId?: RequestIdOptions | false;
+  /** `req.geo` from the platform's geo headers. @default {} (on) */
+  geo?: GeoOptions | false;
+  /** helmet's headers on the app's own responses (not proxied ones). @default {} (on) */
+  securityHeaders?: SecurityHeadersOptions | false;
+  /** Redirect plain-HTTP requests to HTTPS; `true` for the defaults. @default false (off) */
+  requireHttps?: RequireHttpsOptions | boolean;
 }
 
-/**
- * Peers whose forwarding headers Express may believe: loopback, link-local and private
- * ranges, where the platform's module-front nginx lives. Never `true`: an app reached
- * directly from the internet must not take a client's word for its own address.
- */
-const TRUSTED_PEERS = ['loopback', 'linklocal', 'uniquelocal'];
+/** Config and logger for a new app; a bad environment or log folder fails start-up cleanly. */
+export function startupContext(options: { config?: Config; logger?: Logger }): {
+  config: Config;
+  logger: Logger;
+} {
+  try {
+    const config = options.config ?? loadConfig();
+    const logger = options.logger ?? createLogger({ dir: config.logDir, level: config.logLevel });
+    return { config, logger };
+  } catch (err) {
+    throw err instanceof NexthopError ? startupError(err) : err;
+  }
+}
 
 /**
  * Create an Express 5 app ready to be an edge module: `x-powered-by` off, `trust proxy`
@@ -47,24 +81,31 @@ export function createApp(options: Readonly<CreateAppOptions> = {}): Application
   if (typeof options !== 'object' || options === null) {
     throw new TypeError('nexthop createApp: options must be an object, e.g. createApp({ config })');
   }
-  let config: Config;
-  let logger: Logger;
-  try {
-    config = options.config ?? loadConfig();
-    logger = options.logger ?? createLogger({ dir: config.logDir, level: config.logLevel });
-  } catch (err) {
-    // Never run with logs going nowhere: uncaught, this ends the process with one line.
-    exitCleanlyIfUncaught(err);
-    throw err;
-  }
+  // One compiled trust for Express and every middleware. Never `true`: an app reached
+  // directly from the internet must not take a client's word for its own address.
+  const trust = compileTrust(options.trustedProxies, 'createApp');
+  const { config, logger } = startupContext(options);
   const app = express();
   app.disable('x-powered-by');
   app.set('env', config.nodeEnv);
-  app.set('trust proxy', TRUSTED_PEERS);
+  app.set('trust proxy', trust);
   setAppContext(app, { config, logger });
   setRootLogger(logger);
   installRequestLog(app.request, logger);
-  // First, so its clock starts before any other middleware runs.
+  // First, so its clock starts before any other middleware runs and `ms` covers them all.
   if (options.accessLog !== false) app.use(accessLog({ logger, ...options.accessLog }));
+  mountRequestContext(app, options, trust);
   return app;
+}
+
+/** Mount the request-context middleware, each with the shared trust unless it names its own. */
+function mountRequestContext(app: Application, options: Readonly<CreateAppOptions>, trust: Trust): void {
+  const shared = { trustedProxies: trust };
+  if (options.clientIp !== false) app.use(clientIp({ ...shared, ...options.clientIp }));
+  if (options.forwardedProto !== false) app.use(forwardedProto({ ...shared, ...options.forwardedProto }));
+  if (options.requestId !== false) app.use(requestId({ ...shared, ...options.requestId }));
+  if (options.geo !== false) app.use(geo({ ...shared, ...options.geo }));
+  if (options.securityHeaders !== false) app.use(securityHeaders(options.securityHeaders));
+  const https = options.requireHttps ?? false;
+  if (https !== false) app.use(requireHttps({ ...shared, ...(https === true ? {} : https) }));
 }

@@ -1,5 +1,3 @@
-import { inspect } from 'node:util';
-
 /**
  * Every stable error code nexthop can raise, with the HTTP status it maps to when it
  * reaches a response. Codes never change meaning; new ones are only added.
@@ -27,6 +25,8 @@ export const ERROR_CODES = {
   ERR_NEXTHOP_UPSTREAM_ABORTED: 502,
   /** The Host header is not a valid host[:port] (or not in the allow-list). */
   ERR_NEXTHOP_BAD_HOST: 400,
+  /** A plain-HTTP request must use HTTPS but its target is not a path it can be redirected to. */
+  ERR_NEXTHOP_HTTPS_REQUIRED: 400,
   /** No route answered the request (`notFound()`). */
   ERR_NEXTHOP_NOT_FOUND: 404,
 } as const;
@@ -70,14 +70,6 @@ export class NexthopError extends Error {
 
   get statusCode(): number {
     return this.status;
-  }
-
-  /**
-   * Start-up errors are read by people, often as an uncaught exception: show the code
-   * and the message (which says what to do), not a stack of library frames.
-   */
-  [inspect.custom](): string {
-    return `${this.name} [${this.code}]: ${this.message}`;
   }
 }
 

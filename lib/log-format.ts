@@ -1,4 +1,4 @@
-import winston from 'winston';
+import * as winston from 'winston';
 import { jsonString, jsonValue } from './json-line';
 
 /** winston's symbols (triple-beam): the formatted line, and the level before colouring. */

@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
 import fs from 'node:fs';
 import path from 'node:path';
-import winston from 'winston';
+import * as winston from 'winston';
 import type { Logger } from 'winston';
 import { DEFAULT_LOG_DIR, LOG_LEVELS, type LogLevel } from './config';
 import { NexthopError } from './errors';
@@ -88,11 +88,6 @@ export class FileLineTransport extends TransportBase {
   }
 }
 
-/** `EACCES: permission denied, open '/x'`: Node's message already starts with the code. */
-function osError(err: NodeJS.ErrnoException): string {
-  return err.code && !err.message.startsWith(err.code) ? `${err.code}: ${err.message}` : err.message;
-}
-
 /**
  * Make sure `dir` exists and this process can append to files in it — before the port
  * opens, because winston silently drops every line when it cannot write.
@@ -102,11 +97,15 @@ function osError(err: NodeJS.ErrnoException): string {
  */
 export function prepareLogDir(dir: string, files: readonly string[] = []): void {
   const fail = (err: NodeJS.ErrnoException, what: string): never => {
+    const notAFolder = err.code === 'EEXIST' || err.code === 'ENOTDIR';
+    const fix = notAFolder
+      ? 'Set LOG_DIR to a folder (e.g. LOG_DIR=./logs) or move the file out of the way.'
+      : 'Set LOG_DIR to a writable folder (e.g. LOG_DIR=./logs) or fix its permissions ' +
+        `(e.g. mkdir -p ${dir} && chown "$(id -u)" ${dir}).`;
     throw new NexthopError(
       'ERR_NEXTHOP_LOG_DIR',
-      `cannot write logs to "${dir}": ${what} (${osError(err)}). ` +
-        'Set LOG_DIR to a writable folder (e.g. LOG_DIR=./logs) or fix its permissions ' +
-        `(e.g. mkdir -p ${dir} && chown "$(id -u)" ${dir}).`,
+      `cannot write logs to "${dir}": ${notAFolder ? 'a file is in the way, not a folder' : what} ` +
+        `(${err.message}). ${fix}`,
       { cause: err },
     );
   };

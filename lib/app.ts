@@ -56,6 +56,8 @@ export function startupContext(options: { config?: Config; logger?: Logger }): {
   try {
     const config = options.config ?? loadConfig();
     const logger = options.logger ?? createLogger({ dir: config.logDir, level: config.logLevel });
+    // The exported root `logger` (and accessLog on a plain express app) write through it.
+    setRootLogger(logger);
     return { config, logger };
   } catch (err) {
     throw err instanceof NexthopError ? startupError(err) : err;
@@ -90,7 +92,6 @@ export function createApp(options: Readonly<CreateAppOptions> = {}): Application
   app.set('env', config.nodeEnv);
   app.set('trust proxy', trust);
   setAppContext(app, { config, logger });
-  setRootLogger(logger);
   installRequestLog(app.request, logger);
   // First, so its clock starts before any other middleware runs and `ms` covers them all.
   if (options.accessLog !== false) app.use(accessLog({ logger, ...options.accessLog }));

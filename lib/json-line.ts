@@ -14,7 +14,10 @@ function unicodeEscape(ch: string): string {
   return `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`;
 }
 
-/** `value` as a JSON string literal, quotes included. Plain ASCII text costs one regex test. */
+/**
+ * `value` as a JSON string literal, quotes included. Plain ASCII text costs one regex test.
+ * @example jsonString('a\u001b[2J') // '"a\\u001b[2J"'
+ */
 export function jsonString(value: string): string {
   if (!NEEDS_ESCAPE.test(value)) return `"${value}"`;
   return JSON.stringify(value).replace(EXTRA_ESCAPES, unicodeEscape);
@@ -35,6 +38,7 @@ function circularSafe(): (key: string, value: unknown) => unknown {
 /**
  * Any value as one line of JSON: BigInts become strings, cycles `"[Circular]"`,
  * `undefined` `null`, and the extra escapes above apply.
+ * @example jsonValue({ n: 10n }) // '{"n":"10"}'
  */
 export function jsonValue(value: unknown): string {
   if (typeof value === 'string') return jsonString(value);

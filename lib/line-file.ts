@@ -184,6 +184,10 @@ function renameIfExists(from: string, to: string): void {
 /**
  * The one {@link LineFile} of this process for `path` (opened on first use). The first
  * opener's options apply. Call `release()` once per acquire.
+ * @example
+ * const file = acquireLineFile('/var/log/nodejs/access.log', { maxSize: 20971520, maxFiles: 5, flushInterval: 100 });
+ * file.write('{"ok":true}\n');
+ * file.release();
  */
 export function acquireLineFile(path: string, options: LineFileOptions): LineFile {
   let file = open.get(path);

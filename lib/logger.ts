@@ -55,7 +55,10 @@ export interface LoggerOptions {
   suffix?: string;
 }
 
-/** Where the access-log middleware writes: pre-formatted lines, no winston pipeline. */
+/**
+ * Where the access-log middleware writes: pre-formatted lines, no winston pipeline.
+ * @example const sink: LineSink = { write: (line) => process.stdout.write(line) };
+ */
 export interface LineSink {
   /** Append one line ending with "\n". */
   write(line: string): void;
@@ -73,7 +76,10 @@ interface LoggerInternals {
 type TransportClass = new (opts?: { level?: string }) => winston.transport;
 const TransportBase = (winston as unknown as { Transport: TransportClass }).Transport;
 
-/** A winston transport that appends each formatted line to a {@link LineFile}. */
+/**
+ * A winston transport that appends each formatted line to a {@link LineFile}.
+ * @example new FileLineTransport(acquireLineFile('/var/log/nodejs/app.log', options), 'info')
+ */
 export class FileLineTransport extends TransportBase {
   readonly file: LineFile;
 
@@ -241,6 +247,7 @@ export function createLogger(options: Readonly<LoggerOptions> = {}): Logger {
 /**
  * Where access lines of `logger` go: its `access.log`, stdout when it has no files, or
  * undefined when it has neither. Child loggers share their parent's.
+ * @example accessSinkOf(logger)?.write('{"method":"GET"}\n');
  */
 export function accessSinkOf(logger: Logger): LineSink | undefined {
   return (logger as unknown as LoggerInternals)[ACCESS_SINK];
@@ -271,7 +278,11 @@ function currentRoot(): Logger {
   return fallback;
 }
 
-/** Point the exported root {@link logger} at `target` (createApp does it with the app's logger). */
+/**
+ * Point the exported root {@link logger} at `target` (createApp and serve do it with the
+ * app's logger).
+ * @example setRootLogger(createLogger({ dir: './logs' }));
+ */
 export function setRootLogger(target: Logger): void {
   root = target;
 }
@@ -319,6 +330,7 @@ interface RequestLogCache {
 /**
  * Give every request of an app a lazy `req.log`: built on first use (no cost for requests
  * that do not log), rebuilt if `req.id` changes after it was first read.
+ * @example installRequestLog(app.request, logger); // createApp does this
  */
 export function installRequestLog(requestPrototype: object, base: Logger): void {
   Object.defineProperty(requestPrototype, 'log', {

@@ -12,10 +12,14 @@ export { DEFAULT_REDACT_QUERY } from './options';
 /**
  * What the next-hop proxy leaves in `res.locals.nexthopUpstream` for the access line:
  * the upstream's status and time, and the stable error code when it failed.
+ * @example res.locals.nexthopUpstream = { status: 200, ms: 12.5 };
  */
 export interface UpstreamLogFields {
+  /** next-hop's response status; absent when none came. @default undefined */
   status?: number;
+  /** Time spent on next-hop, in ms. @default undefined */
   ms?: number;
+  /** The stable error code when next-hop failed, e.g. `ERR_NEXTHOP_UPSTREAM_TIMEOUT`. @default undefined */
   error?: string;
 }
 

@@ -6,6 +6,7 @@ export interface AccessLogOptions {
   /**
    * The logger whose `access.log` receives the lines.
    * @default the app's logger (createApp), else the root `logger`
+   * @example accessLog({ logger: createLogger({ dir: './logs' }) })
    */
   logger?: Logger;
   /**
@@ -54,7 +55,10 @@ export interface AccessLogOptions {
   fields?: (req: Request, res: Response) => Record<string, unknown> | undefined;
 }
 
-/** Query parameters redacted unless `redactQuery` says otherwise. */
+/**
+ * Query parameters redacted unless `redactQuery` says otherwise.
+ * @example accessLog({ redactQuery: [...DEFAULT_REDACT_QUERY, 'session'] })
+ */
 export const DEFAULT_REDACT_QUERY: readonly string[] = Object.freeze([
   'access_token',
   'api_key',

@@ -116,6 +116,46 @@ describe('LineFile rotation', () => {
   });
 });
 
+describe('LineFile failures are loud', () => {
+  test('a full disk: the lost lines are counted on stderr, nothing throws', () => {
+    const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      const file = acquireLineFile('/dev/full', { maxSize: 1 << 20, maxFiles: 0, flushInterval: 1000 });
+      file.write('{"a":1}\n{"a":2}\n');
+      file.flush();
+      file.write('{"a":3}\n');
+      file.release();
+      expect(stderr.mock.calls.map((c) => String(c[0]))).toEqual([
+        expect.stringMatching(
+          /^nexthop logger: cannot write to \/dev\/full \(ENOSPC: .*\); 2 line\(s\) lost so far\n$/,
+        ),
+        expect.stringMatching(/; 3 line\(s\) lost so far\n$/),
+      ]);
+    } finally {
+      stderr.mockRestore();
+    }
+  });
+
+  test('a rotation that cannot rename says so and keeps every line in the live file', () => {
+    const dir = tempLogDir();
+    const name = path.join(dir, 'f.log');
+    // A non-empty folder named f.log.1 makes rename(f.log, f.log.1) fail.
+    fs.mkdirSync(`${name}.1`);
+    fs.writeFileSync(path.join(`${name}.1`, 'keep'), '');
+    const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      const file = acquireLineFile(name, { maxSize: 1024, maxFiles: 1, flushInterval: 1000 });
+      const lines = numbered(40);
+      for (const line of lines) file.write(`${line}\n`);
+      file.release();
+      expect(String(stderr.mock.calls[0]?.[0])).toMatch(/^nexthop logger: cannot rotate .*f\.log \(/);
+      expect(readLines(name)).toEqual(lines);
+    } finally {
+      stderr.mockRestore();
+    }
+  });
+});
+
 describe('no line lost, one writer per file', () => {
   test('process.exit() right after logging: every line is on disk, across rotations', async () => {
     const dir = tempLogDir();

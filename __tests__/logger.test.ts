@@ -12,6 +12,7 @@ import {
 } from 'nexthop';
 import { jsonString, jsonValue } from '../lib/json-line';
 import { consoleFormat } from '../lib/log-format';
+import { accessSinkOf } from '../lib/logger';
 import { listen, parseLines, readLines, request, tempLogDir } from './helpers/logs';
 
 const MESSAGE = Symbol.for('message');
@@ -108,6 +109,15 @@ describe('createLogger files', () => {
     logger.error('nowhere');
     expect(logger.silent).toBe(true);
     expect(fs.existsSync(path.join(dir, 'never'))).toBe(false);
+  });
+
+  test('without files, access lines go to stdout when there is a console, else nowhere', () => {
+    expect(accessSinkOf(createLogger({ files: false, console: 'json' }))).toBe(process.stdout);
+    expect(accessSinkOf(createLogger({ files: false, console: false }))).toBeUndefined();
+    const dir = tempLogDir();
+    const logger = quietLogger(dir);
+    expect(accessSinkOf(logger.child({ a: 1 }))).toBe(accessSinkOf(logger));
+    return closeLogger(logger);
   });
 
   test('an unwritable folder throws ERR_NEXTHOP_LOG_DIR naming it, the OS error and the fix', () => {

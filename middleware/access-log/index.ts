@@ -98,12 +98,23 @@ interface Started {
   peer: string | undefined;
 }
 
+// Requests finishing in the same millisecond share one ISO string.
+let isoWall = NaN;
+let isoText = '';
+function isoTime(wall: number): string {
+  if (wall !== isoWall) {
+    isoWall = wall;
+    isoText = new Date(wall).toISOString();
+  }
+  return isoText;
+}
+
 function formatLine(req: ContextRequest, res: Response, started: Started, c: CompiledAccessLog): string {
   const aborted = !res.writableFinished;
   const socket = req.socket;
   const referer = req.headers.referer;
   return (
-    `{"time":"${new Date(started.wall).toISOString()}","method":${text(req.method)}` +
+    `{"time":"${isoTime(started.wall)}","method":${text(req.method)}` +
     `,"url":${text(redactUrl(req.originalUrl ?? req.url, c.redactQuery))}` +
     `,"status":${res.headersSent ? res.statusCode : 'null'},"bytes":${socket.bytesWritten - started.bytes}` +
     `,"ms":${number(performance.now() - started.at, true)}` +

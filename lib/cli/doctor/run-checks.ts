@@ -1,0 +1,170 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { HAS_PROC, freePort, isAlive, listeningSockets, processTree, stopTree, waitForExit } from '../proc';
+import { fail, pass, warn, type CheckResult } from './types';
+
+/** Settings of `doctor --run`. */
+export interface RunOptions {
+  /** Ms `npm start` gets to answer on PORT. @default 30000 */
+  timeoutMs?: number;
+  /** Ms the app gets to exit after SIGTERM. @default 10000 */
+  graceMs?: number;
+}
+
+const HEALTH_PATH = '/.well-known/section-io/aee-hc/healthz';
+
+type Probe = { version: string; status: number } | { refused: true } | { error: string };
+
+function probe(port: number): Promise<Probe> {
+  return new Promise((resolve) => {
+    const req = http.get(
+      { host: '127.0.0.1', port, path: `${HEALTH_PATH}?ts=${Date.now()}`, agent: false, timeout: 2000 },
+      (res) => {
+        res.resume();
+        resolve({ version: res.httpVersion, status: res.statusCode ?? 0 });
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('no answer within 2 s')));
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      resolve(err.code === 'ECONNREFUSED' || err.code === 'ECONNRESET' ? { refused: true } : { error: err.message });
+    });
+  });
+}
+
+/** The app's output, kept short for failure messages. */
+function tailOf(child: ChildProcess): () => string {
+  let tail = '';
+  const keep = (chunk: Buffer) => {
+    tail = (tail + chunk.toString('utf8')).slice(-2000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  return () => {
+    const lines = tail.trim().split('\n').slice(-6);
+    return lines.length > 0 && lines[0] !== '' ? `; last output:\n      ${lines.join('\n      ')}` : '';
+  };
+}
+
+/**
+ * `doctor --run`: start `npm start` with a free PORT and a temp LOG_DIR, check that it
+ * answers HTTP/1.1 on PORT, listens on no other TCP port and exits on SIGTERM within the
+ * grace period. Everything started is stopped by PID before this resolves. Only loopback
+ * is used: NEXT_HOP points at a closed local port.
+ */
+export async function runChecks(dir: string, options: Readonly<RunOptions> = {}): Promise<CheckResult[]> {
+  const { timeoutMs = 30_000, graceMs = 10_000 } = options;
+  const port = await freePort();
+  const closedPort = await freePort();
+  const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nexthop-doctor-logs-'));
+  const child = spawn('npm', ['start'], {
+    cwd: dir,
+    env: {
+      ...process.env,
+      PORT: String(port),
+      LOG_DIR: logDir,
+      NEXT_HOP: `http://127.0.0.1:${closedPort}`,
+      NODE_ENV: 'production',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  const tail = tailOf(child);
+  let exit: string | undefined;
+  child.on('exit', (code, signal) => (exit = signal ? `signal ${signal}` : `code ${code}`));
+  child.on('error', (err) => (exit = err.message));
+  const seen = new Set<number>();
+  const remember = () => child.pid && processTree(child.pid).forEach((p) => seen.add(p));
+  try {
+    const results: CheckResult[] = [];
+    const started = Date.now();
+    let answer: Probe = { refused: true };
+    while (Date.now() - started < timeoutMs && exit === undefined) {
+      remember();
+      answer = await probe(port);
+      if (!('refused' in answer)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    remember();
+    const ms = Date.now() - started;
+    results.push(answerResult(answer, port, ms, exit, timeoutMs, tail));
+    if ('status' in answer && answer.status >= 500) {
+      results.push(
+        warn(
+          'run-health',
+          `the health-check path ${HEALTH_PATH} answered ${answer.status} while next-hop was unreachable`,
+          'answer the health check yourself when next-hop is down (nextHopProxy does); the platform counts 5xx as unhealthy',
+        ),
+      );
+    }
+    results.push(portsResult(port, [...seen].filter(isAlive), exit));
+    if (exit === undefined && child.pid) results.push(await sigtermResult(child.pid, seen, graceMs, tail));
+    return results;
+  } finally {
+    if (child.pid) await stopTree(child.pid, 1000, [...seen]);
+    fs.rmSync(logDir, { recursive: true, force: true });
+  }
+}
+
+function answerResult(
+  answer: Probe,
+  port: number,
+  ms: number,
+  exit: string | undefined,
+  timeoutMs: number,
+  tail: () => string,
+): CheckResult {
+  if ('status' in answer) {
+    if (answer.version === '1.1') return pass('run-answers', `answered HTTP/1.1 ${answer.status} on PORT=${port} in ${ms} ms`, 1);
+    return fail('run-answers', `answered with HTTP/${answer.version}, not HTTP/1.1`, 'serve HTTP/1.1 (node:http does)', 1);
+  }
+  if ('error' in answer) {
+    return fail(
+      'run-answers',
+      `PORT=${port} does not speak plain HTTP/1.1 (${answer.error})${tail()}`,
+      'serve plain HTTP on PORT, never HTTPS: the platform terminates TLS at the edge',
+      1,
+    );
+  }
+  const why = exit ? `npm start exited (${exit}) before answering` : `no answer on PORT=${port} within ${timeoutMs} ms`;
+  return fail('run-answers', `${why}${tail()}`, 'listen on process.env.PORT with an HTTP/1.1 server', 1);
+}
+
+function portsResult(port: number, pids: number[], exit: string | undefined): CheckResult {
+  if (!HAS_PROC) {
+    return warn('run-one-port', 'cannot list the listening sockets on this OS', 'check that the app opens no other port', 1);
+  }
+  if (pids.length === 0) {
+    return exit
+      ? warn('run-one-port', 'the app was not running, so its ports could not be listed', 'make npm start run', 1)
+      : pass('run-one-port', 'listens on no TCP port', 1);
+  }
+  const sockets = listeningSockets(pids);
+  const others = sockets.filter((s) => s.port !== port);
+  if (others.length === 0) return pass('run-one-port', `listens on TCP port ${port} only`, 1);
+  const list = others.map((s) => `${s.address}:${s.port} (pid ${s.pid})`).join(', ');
+  return fail(
+    'run-one-port',
+    `listens on ${list}, besides PORT=${port}`,
+    'listen on PORT only: the platform routes nothing to other ports (no second server, no debugger port)',
+    1,
+  );
+}
+
+async function sigtermResult(pid: number, seen: Set<number>, graceMs: number, tail: () => string): Promise<CheckResult> {
+  processTree(pid).forEach((p) => seen.add(p));
+  const tree = [...seen].filter(isAlive);
+  const sent = Date.now();
+  // Like the platform: SIGTERM to the process it started (npm forwards it to the script).
+  process.kill(pid, 'SIGTERM');
+  const exited = await waitForExit(tree, graceMs);
+  if (exited) return pass('run-sigterm', `exited ${Date.now() - sent} ms after SIGTERM`);
+  const left = tree.filter(isAlive);
+  return fail(
+    'run-sigterm',
+    `still running ${graceMs} ms after SIGTERM (pids ${left.join(', ')})${tail()}`,
+    'on SIGTERM stop accepting connections, finish in-flight requests and exit (nexthop serve() does)',
+  );
+}

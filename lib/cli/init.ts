@@ -1,0 +1,241 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createPainter } from './colour';
+import { UsageError, parseCommandArgs, type CliIO } from './io';
+import { ownPackage } from './package-root';
+
+/** Help text of `nexthop init`. */
+export const INIT_HELP = `Usage: nexthop init [dir] [options]
+
+Scaffold an edge module that passes \`nexthop doctor\`: package.json (start, build, test),
+.gitignore, README.md, a server using createApp + nextHopProxy + errorHandler and a test,
+then \`npm install\` to write package-lock.json.
+
+Options:
+  --template <name>          template to start from (default "hello"); see --list
+  --list                     list the templates and exit
+  --js                       plain JavaScript instead of TypeScript
+  --name <name>              package name (default: the folder's name)
+  --force                    write into a folder that is not empty (files with the same name are replaced)
+  --no-install               skip \`npm install\` (no package-lock.json until you run it)
+  --nexthop-version <range>  version range of the nexthop dependency (default ^<this version>)
+  --nexthop-path <path>      depend on a local checkout folder or \`npm pack\` tarball instead (file:)
+  --help, -h                 show this help
+
+npm settings apply to the install, e.g. npm_config_offline=true to install from the npm cache.`;
+
+const OPTIONS = {
+  template: { type: 'string' },
+  list: { type: 'boolean' },
+  js: { type: 'boolean' },
+  name: { type: 'string' },
+  force: { type: 'boolean' },
+  'no-install': { type: 'boolean' },
+  'nexthop-version': { type: 'string' },
+  'nexthop-path': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Options of {@link init}. */
+export interface InitOptions {
+  /** Template folder name under the package's `templates/`. @default 'hello' */
+  template?: string;
+  /** `'ts'` or `'js'`. @default 'ts' */
+  language?: 'ts' | 'js';
+  /** Package name. @default the folder's name, made a valid npm name */
+  name?: string;
+  /** Write into a non-empty folder. @default false */
+  force?: boolean;
+  /** Version spec of the nexthop dependency. @default `^<running nexthop version>` */
+  nexthopSpec?: string;
+}
+
+interface TemplateMeta {
+  description?: string;
+  dependencies?: Record<string, string>;
+  devDependencies?: Record<string, string>;
+}
+
+/** The folder templates are read from: `templates/` of the installed package. */
+export function templatesDir(): string {
+  return path.join(ownPackage().root, 'templates');
+}
+
+/** Names of the templates shipped with this package. */
+export function listTemplates(): string[] {
+  return fs
+    .readdirSync(templatesDir(), { withFileTypes: true })
+    .filter((e) => e.isDirectory() && fs.existsSync(path.join(templatesDir(), e.name, 'template.json')))
+    .map((e) => e.name)
+    .sort();
+}
+
+function packageName(dir: string): string {
+  const base = path
+    .basename(dir)
+    .toLowerCase()
+    .replace(/[^a-z0-9._~-]+/g, '-')
+    .replace(/^[._-]+|-+$/g, '');
+  return base || 'edge-module';
+}
+
+function copyTree(from: string, to: string, name: string, written: string[], rel = ''): void {
+  for (const entry of fs.readdirSync(from, { withFileTypes: true })) {
+    const src = path.join(from, entry.name);
+    const dest = path.join(to, entry.name);
+    if (entry.isDirectory()) {
+      fs.mkdirSync(dest, { recursive: true });
+      copyTree(src, dest, name, written, path.join(rel, entry.name));
+    } else if (/\.(?:[cm]?[jt]s|json|md|txt|html|css)$/.test(entry.name)) {
+      fs.writeFileSync(dest, fs.readFileSync(src, 'utf8').replaceAll('{{name}}', name));
+      written.push(path.join(rel, entry.name));
+    } else {
+      fs.copyFileSync(src, dest);
+      written.push(path.join(rel, entry.name));
+    }
+  }
+}
+
+function packageJson(name: string, meta: TemplateMeta, language: 'ts' | 'js', nexthopSpec: string): string {
+  const own = ownPackage().devDependencies;
+  const pin = (names: string[]) => Object.fromEntries(names.map((n) => [n, own[n] ?? '*']));
+  const ts = language === 'ts';
+  const devDependencies = {
+    ...pin(ts ? ['@types/express', '@types/node', '@types/supertest', 'supertest', 'typescript'] : ['supertest']),
+    ...meta.devDependencies,
+  };
+  const pkg = {
+    name,
+    version: '0.1.0',
+    private: true,
+    description: meta.description ?? 'An edge module built with nexthop',
+    scripts: ts
+      ? { build: 'tsc', prestart: 'npm run build', start: 'node dist/src/server.js', test: 'tsc && node --test' }
+      : { start: 'node src/server.js', test: 'node --test' },
+    engines: { node: '>=20.19.0' },
+    dependencies: { nexthop: nexthopSpec, ...meta.dependencies },
+    devDependencies,
+  };
+  return `${JSON.stringify(pkg, null, 2)}\n`;
+}
+
+const GITIGNORE = ['node_modules/', 'logs/', '*.log', '.env', 'coverage/'];
+
+/**
+ * Write a new project from a template into `dir` (no install). Returns the files written.
+ * Throws a UsageError for an unknown template, a missing variant or a non-empty folder
+ * without `force`.
+ *
+ * @example
+ * scaffold('./my-module', { template: 'hello', language: 'ts' });
+ */
+export function scaffold(dir: string, options: Readonly<InitOptions> = {}): string[] {
+  const { template = 'hello', language = 'ts', force = false } = options;
+  const available = listTemplates();
+  if (!available.includes(template)) {
+    throw new UsageError(`unknown template "${template}"; available: ${available.join(', ')}`);
+  }
+  const root = path.join(templatesDir(), template);
+  if (!fs.existsSync(path.join(root, language))) {
+    throw new UsageError(`template "${template}" has no ${language === 'js' ? 'JavaScript' : 'TypeScript'} variant`);
+  }
+  const existing = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f !== '.git') : [];
+  if (existing.length > 0 && !force) {
+    throw new UsageError(`${dir} is not empty (${existing.slice(0, 3).join(', ')}…); use --force to write into it anyway`);
+  }
+  const name = options.name ?? packageName(dir);
+  const meta = JSON.parse(fs.readFileSync(path.join(root, 'template.json'), 'utf8')) as TemplateMeta;
+  const spec = options.nexthopSpec ?? `^${ownPackage().version}`;
+  fs.mkdirSync(dir, { recursive: true });
+  const written: string[] = [];
+  for (const entry of fs.readdirSync(root, { withFileTypes: true })) {
+    if (entry.name === 'template.json' || entry.name === 'ts' || entry.name === 'js') continue;
+    if (entry.isDirectory()) {
+      fs.mkdirSync(path.join(dir, entry.name), { recursive: true });
+      copyTree(path.join(root, entry.name), path.join(dir, entry.name), name, written, entry.name);
+    } else {
+      fs.writeFileSync(path.join(dir, entry.name), fs.readFileSync(path.join(root, entry.name), 'utf8').replaceAll('{{name}}', name));
+      written.push(entry.name);
+    }
+  }
+  copyTree(path.join(root, language), dir, name, written);
+  fs.writeFileSync(path.join(dir, 'package.json'), packageJson(name, meta, language, spec));
+  const ignore = language === 'ts' ? [...GITIGNORE, 'dist/'] : GITIGNORE;
+  fs.writeFileSync(path.join(dir, '.gitignore'), `${ignore.join('\n')}\n`);
+  written.push('package.json', '.gitignore');
+  return written.sort();
+}
+
+function npmInstall(dir: string, io: CliIO): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn('npm', ['install', '--no-audit', '--no-fund'], {
+      cwd: dir,
+      env: io.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout.pipe(io.stderr, { end: false });
+    child.stderr.pipe(io.stderr, { end: false });
+    child.on('error', () => resolve(127));
+    child.on('close', (code) => resolve(code ?? 1));
+  });
+}
+
+function nexthopSpec(values: { 'nexthop-version'?: string; 'nexthop-path'?: string }, cwd: string): string | undefined {
+  if (values['nexthop-version'] !== undefined && values['nexthop-path'] !== undefined) {
+    throw new UsageError('use either --nexthop-version or --nexthop-path, not both');
+  }
+  if (values['nexthop-version'] !== undefined) {
+    if (values['nexthop-version'].trim() === '') throw new UsageError('--nexthop-version must not be empty');
+    return values['nexthop-version'];
+  }
+  if (values['nexthop-path'] === undefined) return undefined;
+  const local = path.resolve(cwd, values['nexthop-path']);
+  const isTarball = /\.tgz$/.test(local) && fs.existsSync(local);
+  if (!isTarball && !fs.existsSync(path.join(local, 'package.json'))) {
+    throw new UsageError(`--nexthop-path ${local} is neither a folder with a package.json nor a .tgz file`);
+  }
+  return `file:${local}`;
+}
+
+/** `nexthop init [dir]`: returns the exit code. */
+export async function initCommand(argv: readonly string[], io: CliIO): Promise<number> {
+  const { values, positionals } = parseCommandArgs(argv, OPTIONS);
+  if (values.help) {
+    io.stdout.write(`${INIT_HELP}\n`);
+    return 0;
+  }
+  if (values.list) {
+    for (const name of listTemplates()) {
+      const meta = JSON.parse(fs.readFileSync(path.join(templatesDir(), name, 'template.json'), 'utf8')) as TemplateMeta;
+      io.stdout.write(`${name.padEnd(16)} ${meta.description ?? ''}\n`);
+    }
+    return 0;
+  }
+  const dir = path.resolve(io.cwd, positionals[0] ?? '.');
+  const language = values.js ? 'js' : 'ts';
+  const written = scaffold(dir, {
+    template: values.template,
+    language,
+    name: values.name,
+    force: values.force,
+    nexthopSpec: nexthopSpec(values, io.cwd),
+  });
+  const c = createPainter(io.stdout, io.env);
+  io.stdout.write(`${c.green('✓')} created ${dir} (${language === 'ts' ? 'TypeScript' : 'JavaScript'}, template ${values.template ?? 'hello'})\n`);
+  for (const file of written) io.stdout.write(`  ${c.dim(file)}\n`);
+  if (!values['no-install']) {
+    io.stdout.write('running npm install…\n');
+    const code = await npmInstall(dir, io);
+    if (code !== 0) {
+      io.stderr.write(`${c.red('✗')} npm install failed (exit ${code}); fix the problem above and run it in ${dir}\n`);
+      return 1;
+    }
+    io.stdout.write(`${c.green('✓')} installed; package-lock.json written\n`);
+  } else {
+    io.stdout.write(`${c.yellow('!')} skipped npm install: run it to write package-lock.json (doctor needs it)\n`);
+  }
+  const rel = path.relative(io.cwd, dir) || '.';
+  io.stdout.write(`\nNext:\n  cd ${rel}\n  npx nexthop dev       # the edge chain on http://localhost:8080\n  npx nexthop doctor    # check against the platform's rules\n`);
+  return 0;
+}

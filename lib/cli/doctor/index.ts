@@ -87,11 +87,15 @@ export async function doctorCommand(argv: readonly string[], io: CliIO): Promise
     io.stdout.write(`${JSON.stringify({ dir, ok: failed.length === 0, results }, null, 2)}\n`);
   } else if (values.quiet) {
     const c = createPainter(io.stderr, io.env);
-    for (const r of failed) io.stderr.write(`${c.red('✗')} ${r.message} — fix: ${r.fix}\n`);
+    for (const r of failed) io.stderr.write(`${c.red('✗')} ${r.message} — fix: ${r.fix}\n${indent(r.detail, '    ')}`);
   } else {
     io.stdout.write(renderReport(dir, results, createPainter(io.stdout, io.env)));
   }
   return failed.length === 0 ? 0 : 1;
+}
+
+function indent(text: string | undefined, prefix: string): string {
+  return text ? text.replace(/^/gm, prefix) + '\n' : '';
 }
 
 function renderReport(dir: string, results: readonly CheckResult[], c: ReturnType<typeof createPainter>): string {
@@ -101,6 +105,7 @@ function renderReport(dir: string, results: readonly CheckResult[], c: ReturnTyp
     if (r.status === 'pass') lines.push(`  ${c.green('✓')} ${r.message}${rule}`);
     else if (r.status === 'fail') lines.push(`  ${c.red('✗')} ${r.message}${rule} — ${c.bold('fix:')} ${r.fix}`);
     else lines.push(`  ${c.yellow('!')} ${r.message}${rule} — fix: ${r.fix}`);
+    if (r.detail) lines.push(c.dim(indent(r.detail, '      ').trimEnd()));
   }
   const count = (s: string) => results.filter((r) => r.status === s).length;
   const failed = count('fail');

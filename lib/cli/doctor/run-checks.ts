@@ -3,7 +3,17 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { HAS_PROC, freePort, isAlive, listeningSockets, processTree, stopTree, waitForExit } from '../proc';
+import {
+  HAS_PROC,
+  freePort,
+  isAlive,
+  listeningSockets,
+  processTree,
+  signalAll,
+  signalGroup,
+  stopTree,
+  waitForExit,
+} from '../proc';
 import { fail, pass, warn, type CheckResult } from './types';
 
 /** Settings of `doctor --run`. */
@@ -35,7 +45,7 @@ function probe(port: number): Promise<Probe> {
 }
 
 /** The app's output, kept short for failure messages. */
-function tailOf(child: ChildProcess): () => string {
+function tailOf(child: ChildProcess): () => string | undefined {
   let tail = '';
   const keep = (chunk: Buffer) => {
     tail = (tail + chunk.toString('utf8')).slice(-2000);
@@ -44,7 +54,7 @@ function tailOf(child: ChildProcess): () => string {
   child.stderr?.on('data', keep);
   return () => {
     const lines = tail.trim().split('\n').slice(-6);
-    return lines.length > 0 && lines[0] !== '' ? `; last output:\n      ${lines.join('\n      ')}` : '';
+    return lines[0] ? `last output of npm start:\n${lines.join('\n')}` : undefined;
   };
 }
 
@@ -114,22 +124,29 @@ function answerResult(
   ms: number,
   exit: string | undefined,
   timeoutMs: number,
-  tail: () => string,
+  tail: () => string | undefined,
 ): CheckResult {
   if ('status' in answer) {
     if (answer.version === '1.1') return pass('run-answers', `answered HTTP/1.1 ${answer.status} on PORT=${port} in ${ms} ms`, 1);
     return fail('run-answers', `answered with HTTP/${answer.version}, not HTTP/1.1`, 'serve HTTP/1.1 (node:http does)', 1);
   }
   if ('error' in answer) {
-    return fail(
-      'run-answers',
-      `PORT=${port} does not speak plain HTTP/1.1 (${answer.error})${tail()}`,
-      'serve plain HTTP on PORT, never HTTPS: the platform terminates TLS at the edge',
-      1,
-    );
+    return {
+      ...fail(
+        'run-answers',
+        `PORT=${port} does not speak plain HTTP/1.1 (${answer.error})`,
+        'serve plain HTTP on PORT, never HTTPS: the platform terminates TLS at the edge',
+        1,
+      ),
+      detail: tail(),
+    };
   }
   const why = exit ? `npm start exited (${exit}) before answering` : `no answer on PORT=${port} within ${timeoutMs} ms`;
-  return fail('run-answers', `${why}${tail()}`, 'listen on process.env.PORT with an HTTP/1.1 server', 1);
+  return { ...fail('run-answers', why, 'listen on process.env.PORT with an HTTP/1.1 server', 1), detail: tail() };
+}
+
+function hostPort(address: string, port: number): string {
+  return address.includes(':') ? `${new URL(`http://[${address}]/`).hostname}:${port}` : `${address}:${port}`;
 }
 
 function portsResult(port: number, pids: number[], exit: string | undefined): CheckResult {
@@ -144,7 +161,7 @@ function portsResult(port: number, pids: number[], exit: string | undefined): Ch
   const sockets = listeningSockets(pids);
   const others = sockets.filter((s) => s.port !== port);
   if (others.length === 0) return pass('run-one-port', `listens on TCP port ${port} only`, 1);
-  const list = others.map((s) => `${s.address}:${s.port} (pid ${s.pid})`).join(', ');
+  const list = others.map((s) => `${hostPort(s.address, s.port)} (pid ${s.pid})`).join(', ');
   return fail(
     'run-one-port',
     `listens on ${list}, besides PORT=${port}`,
@@ -153,18 +170,23 @@ function portsResult(port: number, pids: number[], exit: string | undefined): Ch
   );
 }
 
-async function sigtermResult(pid: number, seen: Set<number>, graceMs: number, tail: () => string): Promise<CheckResult> {
+async function sigtermResult(pid: number, seen: Set<number>, graceMs: number, tail: () => string | undefined): Promise<CheckResult> {
   processTree(pid).forEach((p) => seen.add(p));
   const tree = [...seen].filter(isAlive);
   const sent = Date.now();
-  // Like the platform: SIGTERM to the process it started (npm forwards it to the script).
-  process.kill(pid, 'SIGTERM');
+  // SIGTERM to every process npm start started (its process group), as when the instance is
+  // stopped: npm forwards a signal to its `sh -c`, but that shell does not pass it on.
+  signalGroup(pid, 'SIGTERM');
+  signalAll(tree, 'SIGTERM');
   const exited = await waitForExit(tree, graceMs);
   if (exited) return pass('run-sigterm', `exited ${Date.now() - sent} ms after SIGTERM`);
   const left = tree.filter(isAlive);
-  return fail(
-    'run-sigterm',
-    `still running ${graceMs} ms after SIGTERM (pids ${left.join(', ')})${tail()}`,
-    'on SIGTERM stop accepting connections, finish in-flight requests and exit (nexthop serve() does)',
-  );
+  return {
+    ...fail(
+      'run-sigterm',
+      `still running ${graceMs} ms after SIGTERM (pids ${left.join(', ')})`,
+      'on SIGTERM stop accepting connections, finish in-flight requests and exit (nexthop serve() does)',
+    ),
+    detail: tail(),
+  };
 }

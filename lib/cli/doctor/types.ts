@@ -12,6 +12,8 @@ export interface CheckResult {
   readonly message: string;
   /** What to do about it (failures and warnings). */
   readonly fix?: string;
+  /** Extra lines for people, e.g. the last output of the app under `--run`. */
+  readonly detail?: string;
 }
 
 export function pass(id: string, message: string, rule?: number): CheckResult {

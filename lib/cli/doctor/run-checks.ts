@@ -53,8 +53,8 @@ function tailOf(child: ChildProcess): () => string | undefined {
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   return () => {
-    const lines = tail.trim().split('\n').slice(-6);
-    return lines[0] ? `last output of npm start:\n${lines.join('\n')}` : undefined;
+    const text = tail.trim();
+    return text ? `last output of npm start:\n${text.split('\n').slice(-6).join('\n')}` : undefined;
   };
 }
 

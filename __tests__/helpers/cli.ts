@@ -1,12 +1,13 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { CliIO } from '../../lib/cli/io';
+import { FIXTURES, tempDir } from './process';
+
+export { FIXTURES, tempDir };
 
 /** The built CLI (`npm test` builds before jest runs). */
 export const CLI = path.join(__dirname, '..', '..', 'dist', 'lib', 'cli', 'index.js');
-export const FIXTURES = path.join(__dirname, '..', 'fixtures');
 
 /** A CliIO whose output is collected, for running commands in-process. */
 export function captureIO(cwd: string, env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' }) {
@@ -20,14 +21,9 @@ export function captureIO(cwd: string, env: NodeJS.ProcessEnv = { ...process.env
   return { io, stdout: () => stdout, stderr: () => stderr };
 }
 
-/** A fresh temp folder, removed by the caller. */
-export function tempDir(prefix = 'nexthop-cli-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-}
-
 /** Copy a fixture project into a temp folder and return the copy's path. */
 export function copyFixture(...parts: string[]): string {
-  const dest = path.join(tempDir(), parts[parts.length - 1]);
+  const dest = path.join(tempDir('nexthop-cli-'), parts[parts.length - 1]);
   fs.cpSync(path.join(FIXTURES, ...parts), dest, { recursive: true });
   return dest;
 }

@@ -73,7 +73,9 @@ function get(port: number, urlPath: string, headers: http.OutgoingHttpHeaders = 
       .get({ host: '127.0.0.1', port, path: urlPath, headers, agent: false }, (res) => {
         let body = '';
         res.on('data', (c: Buffer) => (body += c.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, ms: Date.now() - started }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, ms: Date.now() - started }),
+        );
       })
       .on('error', reject);
   });
@@ -94,7 +96,10 @@ describe('nexthop dev, end to end on loopback', () => {
   });
 
   it('a request through the front reaches the app with the emulated edge headers', async () => {
-    const res = await get(dev.port, '/app/hello', { 'X-Forwarded-For': '10.9.8.7', 'True-Client-IP': '6.6.6.6' });
+    const res = await get(dev.port, '/app/hello', {
+      'X-Forwarded-For': '10.9.8.7',
+      'True-Client-IP': '6.6.6.6',
+    });
     expect(res.status).toBe(200);
     const { answeredBy, headers } = JSON.parse(res.body);
     expect(answeredBy).toBe('app');
@@ -136,7 +141,11 @@ describe('nexthop dev, end to end on loopback', () => {
     expect(pids.length).toBeGreaterThanOrEqual(3); // dev, npm, the app (and sh)
     dev.child.kill('SIGINT');
     expect(await exited(dev.child)).toBe(0);
-    expect(pids.filter((p) => fs.existsSync(`/proc/${p}`) && !/\) Z/.test(fs.readFileSync(`/proc/${p}/stat`, 'utf8')))).toEqual([]);
+    expect(
+      pids.filter(
+        (p) => fs.existsSync(`/proc/${p}`) && !/\) Z/.test(fs.readFileSync(`/proc/${p}/stat`, 'utf8')),
+      ),
+    ).toEqual([]);
     expect(processesIn(dev.dir)).toEqual([]);
     await expect(get(dev.port, '/app/x')).rejects.toThrow(/ECONNREFUSED/);
   });
@@ -157,18 +166,33 @@ describe('nexthop dev options', () => {
   afterAll(() => new Promise((r) => origin.close(r)));
 
   it('--https, --client-ip and --origin: the origin gets X-Forwarded-Proto https (plain HTTP when it has no TLS)', async () => {
-    const dev = await startDev('--https', '--client-ip', '203.0.113.7', '--origin', `http://127.0.0.1:${originPort}`);
+    const dev = await startDev(
+      '--https',
+      '--client-ip',
+      '203.0.113.7',
+      '--origin',
+      `http://127.0.0.1:${originPort}`,
+    );
     const app = JSON.parse((await get(dev.port, '/app/x')).body);
     expect(app.headers['x-forwarded-proto']).toBe('https');
     expect(app.headers['true-client-ip']).toBe('203.0.113.7');
     expect(app.headers['section-io-geo-city']).toBe('Sydney');
     const res = await get(dev.port, '/page?x=1', { Host: 'www.example.org' });
     expect(res.body).toBe('origin saw /page?x=1');
-    expect(seen.at(-1)).toMatchObject({ host: 'www.example.org', 'x-forwarded-proto': 'https', 'true-client-ip': '203.0.113.7' });
+    expect(seen.at(-1)).toMatchObject({
+      host: 'www.example.org',
+      'x-forwarded-proto': 'https',
+      'true-client-ip': '203.0.113.7',
+    });
   });
 
   it('--geo and --host-header replace the table and the Host', async () => {
-    const dev = await startDev('--geo', 'country=NZ,city=Auckland,latlon=-36.85,174.76', '--host-header', 'shop.example.nz');
+    const dev = await startDev(
+      '--geo',
+      'country=NZ,city=Auckland,latlon=-36.85,174.76',
+      '--host-header',
+      'shop.example.nz',
+    );
     const { headers } = JSON.parse((await get(dev.port, '/app/x')).body);
     expect(headers['section-io-geo-country-code']).toBe('NZ');
     expect(headers['section-io-geo-city']).toBe('Auckland');
@@ -188,7 +212,9 @@ describe('nexthop dev options', () => {
     const res = await get(dev.port, '/api/thing');
     expect(res.status).toBe(status);
     expect(res.headers['x-via-app']).toBeUndefined(); // the app's own error answer
-    await dev.waitFor(new RegExp(`^GET +/api/thing ${status} \\d+ ms \\w+ \\(next-hop fault: ${fault}\\)$`, 'm'));
+    await dev.waitFor(
+      new RegExp(`^GET +/api/thing ${status} \\d+ ms \\w+ \\(next-hop fault: ${fault}\\)$`, 'm'),
+    );
     if (bypassStatus) expect((await get(dev.port, '/static/x')).status).toBe(bypassStatus);
   });
 

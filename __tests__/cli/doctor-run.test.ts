@@ -13,7 +13,8 @@ const byId = (results: CheckResult[], id: string) => results.find((r) => r.id ==
 describe('nexthop doctor --run', () => {
   afterEach(() => {
     // Whatever happened, doctor stopped everything it started.
-    for (const name of ['good', 'wrong-port', 'extra-port', 'ignores-sigterm']) expect(processesIn(fixture(name))).toEqual([]);
+    for (const name of ['good', 'wrong-port', 'extra-port', 'ignores-sigterm'])
+      expect(processesIn(fixture(name))).toEqual([]);
   });
 
   it('passes a module that answers HTTP/1.1 on PORT only and exits on SIGTERM', async () => {
@@ -48,7 +49,9 @@ describe('nexthop doctor --run', () => {
       ['run-one-port', 'fail'],
       ['run-sigterm', 'pass'],
     ]);
-    expect(byId(results, 'run-one-port').message).toMatch(/^listens on 127\.0\.0\.1:\d+ \(pid \d+\), besides PORT=\d+$/);
+    expect(byId(results, 'run-one-port').message).toMatch(
+      /^listens on 127\.0\.0\.1:\d+ \(pid \d+\), besides PORT=\d+$/,
+    );
     expect(byId(results, 'run-one-port').fix).toContain('listen on PORT only');
   });
 
@@ -58,7 +61,9 @@ describe('nexthop doctor --run', () => {
     expect(await main(['doctor', '--run', '--quiet', '--grace', '1000'], cap.io)).toBe(1);
     expect(Date.now() - started).toBeLessThan(8000);
     expect(cap.stdout()).toBe('');
-    expect(cap.stderr()).toMatch(/✗ still running 1000 ms after SIGTERM \(pids \d+\) — fix: on SIGTERM stop accepting/);
+    expect(cap.stderr()).toMatch(
+      /✗ still running 1000 ms after SIGTERM \(pids \d+\) — fix: on SIGTERM stop accepting/,
+    );
     expect(cap.stderr()).toContain('SIGTERM ignored'); // the app's own output, as detail
   });
 
@@ -82,7 +87,7 @@ describe('nexthop doctor --run', () => {
       fs.writeFileSync(
         path.join(dir, 'server.js'),
         "const net = require('node:net');\n" +
-          "const s = net.createServer((c) => c.end(Buffer.from([0x16, 3, 1, 0, 2, 2, 0]))).listen(Number(process.env.PORT));\n" +
+          'const s = net.createServer((c) => c.end(Buffer.from([0x16, 3, 1, 0, 2, 2, 0]))).listen(Number(process.env.PORT));\n' +
           "process.on('SIGTERM', () => { s.close(); process.exit(0); });\n",
       );
       const answers = byId(runResults(await doctor(dir, RUN)), 'run-answers');

@@ -12,7 +12,9 @@ function edit(dir: string, file: string, change: (text: string) => string): void
   const full = path.join(dir, file);
   fs.writeFileSync(full, change(fs.existsSync(full) ? fs.readFileSync(full, 'utf8') : ''));
 }
-function editJson(dir: string, file: string, change: (json: Record<string, any>) => void): void {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- fixtures are edited freely
+type Json = Record<string, any>;
+function editJson(dir: string, file: string, change: (json: Json) => void): void {
   edit(dir, file, (text) => {
     const json = JSON.parse(text);
     change(json);
@@ -20,45 +22,196 @@ function editJson(dir: string, file: string, change: (json: Record<string, any>)
   });
 }
 function git(dir: string, ...args: string[]): void {
-  execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { cwd: dir, stdio: 'ignore' });
+  execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], {
+    cwd: dir,
+    stdio: 'ignore',
+  });
 }
 const notPassing = (results: CheckResult[]) => results.filter((r) => r.status !== 'pass');
 
 // [what breaks, how the good fixture is broken, check id, status, text of the fix]
 const BROKEN: [string, (dir: string) => void, string, 'fail' | 'warn', RegExp][] = [
   ['no package.json', (d) => fs.rmSync(path.join(d, 'package.json')), 'package-json', 'fail', /npm init/],
-  ['package.json does not parse', (d) => edit(d, 'package.json', (t) => t.slice(0, -3)), 'package-json', 'fail', /JSON syntax/],
-  ['package.json is an array', (d) => edit(d, 'package.json', () => '[]'), 'package-json', 'fail', /JSON syntax/],
-  ['no start script', (d) => editJson(d, 'package.json', (j) => delete j.scripts.start), 'start-script', 'fail', /"start": "node server.js"/],
-  ['start runs nodemon', (d) => editJson(d, 'package.json', (j) => (j.scripts.start = 'nodemon server.js')), 'start-script', 'warn', /production server/],
-  ['start runs next dev', (d) => editJson(d, 'package.json', (j) => (j.scripts.start = 'next dev')), 'start-script', 'warn', /"dev" script/],
-  ['start runs node --watch', (d) => editJson(d, 'package.json', (j) => (j.scripts.start = 'node --watch server.js')), 'start-script', 'warn', /production/],
-  ['no engines.node', (d) => editJson(d, 'package.json', (j) => delete j.engines), 'engines-node', 'warn', /"engines": \{ "node": ">=20" \}/],
-  ['no package-lock.json', (d) => fs.rmSync(path.join(d, 'package-lock.json')), 'lockfile', 'fail', /npm install/],
-  ['package-lock.json does not parse', (d) => edit(d, 'package-lock.json', () => '{'), 'lockfile', 'fail', /npm install/],
-  ['lockfileVersion 1', (d) => editJson(d, 'package-lock.json', (j) => { j.lockfileVersion = 1; delete j.packages; }), 'lockfile', 'fail', /npm 7 or later/],
-  ['a range changed in package.json only', (d) => editJson(d, 'package.json', (j) => (j.dependencies.ms = '^3.0.0')), 'lockfile-sync', 'fail', /npm install/],
-  ['a dependency added to package.json only', (d) => editJson(d, 'package.json', (j) => (j.devDependencies = { jest: '^29.0.0' })), 'lockfile-sync', 'fail', /npm install/],
-  ['a dependency removed from package.json only', (d) => editJson(d, 'package.json', (j) => delete j.dependencies), 'lockfile-sync', 'fail', /npm install/],
-  ['a dependency without a resolved entry', (d) => editJson(d, 'package-lock.json', (j) => delete j.packages['node_modules/ms']), 'lockfile-sync', 'fail', /npm install/],
+  [
+    'package.json does not parse',
+    (d) => edit(d, 'package.json', (t) => t.slice(0, -3)),
+    'package-json',
+    'fail',
+    /JSON syntax/,
+  ],
+  [
+    'package.json is an array',
+    (d) => edit(d, 'package.json', () => '[]'),
+    'package-json',
+    'fail',
+    /JSON syntax/,
+  ],
+  [
+    'no start script',
+    (d) => editJson(d, 'package.json', (j) => delete j.scripts.start),
+    'start-script',
+    'fail',
+    /"start": "node server.js"/,
+  ],
+  [
+    'start runs nodemon',
+    (d) => editJson(d, 'package.json', (j) => (j.scripts.start = 'nodemon server.js')),
+    'start-script',
+    'warn',
+    /production server/,
+  ],
+  [
+    'start runs next dev',
+    (d) => editJson(d, 'package.json', (j) => (j.scripts.start = 'next dev')),
+    'start-script',
+    'warn',
+    /"dev" script/,
+  ],
+  [
+    'start runs node --watch',
+    (d) => editJson(d, 'package.json', (j) => (j.scripts.start = 'node --watch server.js')),
+    'start-script',
+    'warn',
+    /production/,
+  ],
+  [
+    'no engines.node',
+    (d) => editJson(d, 'package.json', (j) => delete j.engines),
+    'engines-node',
+    'warn',
+    /"engines": \{ "node": ">=20" \}/,
+  ],
+  [
+    'no package-lock.json',
+    (d) => fs.rmSync(path.join(d, 'package-lock.json')),
+    'lockfile',
+    'fail',
+    /npm install/,
+  ],
+  [
+    'package-lock.json does not parse',
+    (d) => edit(d, 'package-lock.json', () => '{'),
+    'lockfile',
+    'fail',
+    /npm install/,
+  ],
+  [
+    'lockfileVersion 1',
+    (d) =>
+      editJson(d, 'package-lock.json', (j) => {
+        j.lockfileVersion = 1;
+        delete j.packages;
+      }),
+    'lockfile',
+    'fail',
+    /npm 7 or later/,
+  ],
+  [
+    'a range changed in package.json only',
+    (d) => editJson(d, 'package.json', (j) => (j.dependencies.ms = '^3.0.0')),
+    'lockfile-sync',
+    'fail',
+    /npm install/,
+  ],
+  [
+    'a dependency added to package.json only',
+    (d) => editJson(d, 'package.json', (j) => (j.devDependencies = { jest: '^29.0.0' })),
+    'lockfile-sync',
+    'fail',
+    /npm install/,
+  ],
+  [
+    'a dependency removed from package.json only',
+    (d) => editJson(d, 'package.json', (j) => delete j.dependencies),
+    'lockfile-sync',
+    'fail',
+    /npm install/,
+  ],
+  [
+    'a dependency without a resolved entry',
+    (d) => editJson(d, 'package-lock.json', (j) => delete j.packages['node_modules/ms']),
+    'lockfile-sync',
+    'fail',
+    /npm install/,
+  ],
   ['a yarn.lock', (d) => edit(d, 'yarn.lock', () => '# yarn\n'), 'npm-only', 'fail', /delete yarn.lock/],
-  ['a pnpm-lock.yaml', (d) => edit(d, 'pnpm-lock.yaml', () => 'lockfileVersion: 9\n'), 'npm-only', 'fail', /delete pnpm-lock.yaml/],
+  [
+    'a pnpm-lock.yaml',
+    (d) => edit(d, 'pnpm-lock.yaml', () => 'lockfileVersion: 9\n'),
+    'npm-only',
+    'fail',
+    /delete pnpm-lock.yaml/,
+  ],
   ['a bun.lockb', (d) => edit(d, 'bun.lockb', () => 'x'), 'npm-only', 'fail', /delete bun.lockb/],
-  ['packageManager yarn', (d) => editJson(d, 'package.json', (j) => (j.packageManager = 'yarn@4.1.0')), 'npm-only', 'fail', /packageManager/],
+  [
+    'packageManager yarn',
+    (d) => editJson(d, 'package.json', (j) => (j.packageManager = 'yarn@4.1.0')),
+    'npm-only',
+    'fail',
+    /packageManager/,
+  ],
   ['no .gitignore', (d) => fs.rmSync(path.join(d, '.gitignore')), 'gitignore', 'fail', /node_modules\//],
-  ['.gitignore without node_modules', (d) => edit(d, '.gitignore', () => 'logs/\n'), 'gitignore', 'fail', /node_modules\//],
-  ['.gitignore re-includes node_modules', (d) => edit(d, '.gitignore', (t) => `${t}!node_modules/\n`), 'gitignore', 'fail', /node_modules\//],
-  ['node_modules tracked by git', (d) => {
-    fs.mkdirSync(path.join(d, 'node_modules', 'ms'), { recursive: true });
-    fs.writeFileSync(path.join(d, 'node_modules', 'ms', 'index.js'), '');
-    git(d, 'init', '-q');
-    git(d, 'add', '-f', '.');
-  }, 'node-modules-untracked', 'fail', /git rm -r --cached node_modules/],
-  ['PORT not read', (d) => edit(d, 'server.js', (t) => t.replace('Number(process.env.PORT)', '8080')), 'port-env', 'warn', /process\.env\.PORT/],
+  [
+    '.gitignore without node_modules',
+    (d) => edit(d, '.gitignore', () => 'logs/\n'),
+    'gitignore',
+    'fail',
+    /node_modules\//,
+  ],
+  [
+    '.gitignore re-includes node_modules',
+    (d) => edit(d, '.gitignore', (t) => `${t}!node_modules/\n`),
+    'gitignore',
+    'fail',
+    /node_modules\//,
+  ],
+  [
+    'node_modules tracked by git',
+    (d) => {
+      fs.mkdirSync(path.join(d, 'node_modules', 'ms'), { recursive: true });
+      fs.writeFileSync(path.join(d, 'node_modules', 'ms', 'index.js'), '');
+      git(d, 'init', '-q');
+      git(d, 'add', '-f', '.');
+    },
+    'node-modules-untracked',
+    'fail',
+    /git rm -r --cached node_modules/,
+  ],
+  [
+    'PORT not read',
+    (d) => edit(d, 'server.js', (t) => t.replace('Number(process.env.PORT)', '8080')),
+    'port-env',
+    'warn',
+    /process\.env\.PORT/,
+  ],
   ['no source at all', (d) => fs.rmSync(path.join(d, 'server.js')), 'port-env', 'warn', /PORT/],
-  ['an HTTPS server', (d) => edit(d, 'tls.js', () => "require('https').createServer({}).listen(443);\nconst https = require('https');\nhttps.createServer();\n"), 'no-tls-server', 'warn', /terminates TLS/],
-  ['https://next-hop', (d) => edit(d, 'up.js', () => "fetch('https://next-hop/api');\n"), 'next-hop-url', 'warn', /X-Forwarded-Proto: https/],
-  ['next-hop on port 8080', (d) => edit(d, 'up.js', () => "const u = 'http://next-hop:8080';\n"), 'next-hop-url', 'warn', /http:\/\/next-hop:80/],
+  [
+    'an HTTPS server',
+    (d) =>
+      edit(
+        d,
+        'tls.js',
+        () =>
+          "require('https').createServer({}).listen(443);\nconst https = require('https');\nhttps.createServer();\n",
+      ),
+    'no-tls-server',
+    'warn',
+    /terminates TLS/,
+  ],
+  [
+    'https://next-hop',
+    (d) => edit(d, 'up.js', () => "fetch('https://next-hop/api');\n"),
+    'next-hop-url',
+    'warn',
+    /X-Forwarded-Proto: https/,
+  ],
+  [
+    'next-hop on port 8080',
+    (d) => edit(d, 'up.js', () => "const u = 'http://next-hop:8080';\n"),
+    'next-hop-url',
+    'warn',
+    /http:\/\/next-hop:80/,
+  ],
 ];
 
 describe('nexthop doctor on fixture projects', () => {
@@ -66,8 +219,17 @@ describe('nexthop doctor on fixture projects', () => {
     const results = await doctor(GOOD);
     expect(notPassing(results)).toEqual([]);
     expect(results.map((r) => r.id)).toEqual([
-      'package-json', 'start-script', 'engines-node', 'lockfile', 'lockfile-sync', 'npm-only',
-      'gitignore', 'node-modules-untracked', 'port-env', 'no-tls-server', 'next-hop-url',
+      'package-json',
+      'start-script',
+      'engines-node',
+      'lockfile',
+      'lockfile-sync',
+      'npm-only',
+      'gitignore',
+      'node-modules-untracked',
+      'port-env',
+      'no-tls-server',
+      'next-hop-url',
     ]);
   });
 
@@ -119,7 +281,12 @@ describe('nexthop doctor on fixture projects', () => {
     expect(report.ok).toBe(true);
     expect(report.dir).toBe(GOOD);
     expect(report.results).toHaveLength(11);
-    expect(report.results[0]).toEqual({ id: 'package-json', rule: 6, status: 'pass', message: 'package.json parses' });
+    expect(report.results[0]).toEqual({
+      id: 'package-json',
+      rule: 6,
+      status: 'pass',
+      message: 'package.json parses',
+    });
   });
 
   it('--json reports ok: false and exits 1 when a Must fails', async () => {
@@ -157,7 +324,9 @@ describe('nexthop doctor on fixture projects', () => {
   it('rejects bad flag values with a usage error (exit 2)', async () => {
     const cap = captureIO(GOOD);
     expect(await main(['doctor', '--run', '--timeout', '5s'], cap.io)).toBe(2);
-    expect(cap.stderr()).toContain('nexthop doctor: --timeout must be an integer from 100 to 600000, got "5s"');
+    expect(cap.stderr()).toContain(
+      'nexthop doctor: --timeout must be an integer from 100 to 600000, got "5s"',
+    );
     expect(cap.stderr()).toContain('nexthop doctor --help');
   });
 });

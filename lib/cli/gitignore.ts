@@ -135,7 +135,11 @@ export function compileGitignore(text: string): GitignoreMatcher {
   }
 
   return function isIgnored(relPath: string, isDir = false): boolean {
-    const parts = relPath.replace(/^\.?\/+/, '').replace(/\/+$/, '').split('/').filter(Boolean);
+    const parts = relPath
+      .replace(/^\.?\/+/, '')
+      .replace(/\/+$/, '')
+      .split('/')
+      .filter(Boolean);
     if (parts.length === 0) return false;
     // Git does not descend into an ignored folder, so nothing inside it can be re-included.
     for (let i = 1; i < parts.length; i++) {

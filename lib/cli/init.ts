@@ -102,7 +102,9 @@ function packageJson(name: string, meta: TemplateMeta, language: 'ts' | 'js', ne
   const pin = (names: string[]) => Object.fromEntries(names.map((n) => [n, own[n] ?? '*']));
   const ts = language === 'ts';
   const devDependencies = {
-    ...pin(ts ? ['@types/express', '@types/node', '@types/supertest', 'supertest', 'typescript'] : ['supertest']),
+    ...pin(
+      ts ? ['@types/express', '@types/node', '@types/supertest', 'supertest', 'typescript'] : ['supertest'],
+    ),
     ...meta.devDependencies,
   };
   const pkg = {
@@ -111,7 +113,12 @@ function packageJson(name: string, meta: TemplateMeta, language: 'ts' | 'js', ne
     private: true,
     description: meta.description ?? 'An edge module built with nexthop',
     scripts: ts
-      ? { build: 'tsc', prestart: 'npm run build', start: 'node dist/src/server.js', test: 'tsc && node --test' }
+      ? {
+          build: 'tsc',
+          prestart: 'npm run build',
+          start: 'node dist/src/server.js',
+          test: 'tsc && node --test',
+        }
       : { start: 'node src/server.js', test: 'node --test' },
     engines: { node: '>=20.19.0' },
     dependencies: { nexthop: nexthopSpec, ...meta.dependencies },
@@ -138,11 +145,15 @@ export function scaffold(dir: string, options: Readonly<InitOptions> = {}): stri
   }
   const root = path.join(templatesDir(), template);
   if (!fs.existsSync(path.join(root, language))) {
-    throw new UsageError(`template "${template}" has no ${language === 'js' ? 'JavaScript' : 'TypeScript'} variant`);
+    throw new UsageError(
+      `template "${template}" has no ${language === 'js' ? 'JavaScript' : 'TypeScript'} variant`,
+    );
   }
   const existing = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f !== '.git') : [];
   if (existing.length > 0 && !force) {
-    throw new UsageError(`${dir} is not empty (${existing.slice(0, 3).join(', ')}…); use --force to write into it anyway`);
+    throw new UsageError(
+      `${dir} is not empty (${existing.slice(0, 3).join(', ')}…); use --force to write into it anyway`,
+    );
   }
   const name = options.name ?? packageName(dir);
   const meta = JSON.parse(fs.readFileSync(path.join(root, 'template.json'), 'utf8')) as TemplateMeta;
@@ -155,7 +166,10 @@ export function scaffold(dir: string, options: Readonly<InitOptions> = {}): stri
       fs.mkdirSync(path.join(dir, entry.name), { recursive: true });
       copyTree(path.join(root, entry.name), path.join(dir, entry.name), name, written, entry.name);
     } else {
-      fs.writeFileSync(path.join(dir, entry.name), fs.readFileSync(path.join(root, entry.name), 'utf8').replaceAll('{{name}}', name));
+      fs.writeFileSync(
+        path.join(dir, entry.name),
+        fs.readFileSync(path.join(root, entry.name), 'utf8').replaceAll('{{name}}', name),
+      );
       written.push(entry.name);
     }
   }
@@ -181,7 +195,10 @@ function npmInstall(dir: string, io: CliIO): Promise<number> {
   });
 }
 
-function nexthopSpec(values: { 'nexthop-version'?: string; 'nexthop-path'?: string }, cwd: string): string | undefined {
+function nexthopSpec(
+  values: { 'nexthop-version'?: string; 'nexthop-path'?: string },
+  cwd: string,
+): string | undefined {
   if (values['nexthop-version'] !== undefined && values['nexthop-path'] !== undefined) {
     throw new UsageError('use either --nexthop-version or --nexthop-path, not both');
   }
@@ -207,7 +224,9 @@ export async function initCommand(argv: readonly string[], io: CliIO): Promise<n
   }
   if (values.list) {
     for (const name of listTemplates()) {
-      const meta = JSON.parse(fs.readFileSync(path.join(templatesDir(), name, 'template.json'), 'utf8')) as TemplateMeta;
+      const meta = JSON.parse(
+        fs.readFileSync(path.join(templatesDir(), name, 'template.json'), 'utf8'),
+      ) as TemplateMeta;
       io.stdout.write(`${name.padEnd(16)} ${meta.description ?? ''}\n`);
     }
     return 0;
@@ -222,20 +241,29 @@ export async function initCommand(argv: readonly string[], io: CliIO): Promise<n
     nexthopSpec: nexthopSpec(values, io.cwd),
   });
   const c = createPainter(io.stdout, io.env);
-  io.stdout.write(`${c.green('✓')} created ${dir} (${language === 'ts' ? 'TypeScript' : 'JavaScript'}, template ${values.template ?? 'hello'})\n`);
+  io.stdout.write(
+    `${c.green('✓')} created ${dir} (${language === 'ts' ? 'TypeScript' : 'JavaScript'}, template ${values.template ?? 'hello'})\n`,
+  );
   for (const file of written) io.stdout.write(`  ${c.dim(file)}\n`);
   if (!values['no-install']) {
     io.stdout.write('running npm install…\n');
     const code = await npmInstall(dir, io);
     if (code !== 0) {
-      io.stderr.write(`${c.red('✗')} npm install failed (exit ${code}); fix the problem above and run it in ${dir}\n`);
+      io.stderr.write(
+        `${c.red('✗')} npm install failed (exit ${code}); fix the problem above and run it in ${dir}\n`,
+      );
       return 1;
     }
     io.stdout.write(`${c.green('✓')} installed; package-lock.json written\n`);
   } else {
-    io.stdout.write(`${c.yellow('!')} skipped npm install: run it to write package-lock.json (doctor needs it)\n`);
+    io.stdout.write(
+      `${c.yellow('!')} skipped npm install: run it to write package-lock.json (doctor needs it)\n`,
+    );
   }
-  const rel = path.relative(io.cwd, dir) || '.';
-  io.stdout.write(`\nNext:\n  cd ${rel}\n  npx nexthop dev       # the edge chain on http://localhost:8080\n  npx nexthop doctor    # check against the platform's rules\n`);
+  const relative = path.relative(io.cwd, dir);
+  const rel = relative.startsWith('..') ? dir : relative || '.';
+  io.stdout.write(
+    `\nNext:\n  cd ${rel}\n  npx nexthop dev       # the edge chain on http://localhost:8080\n  npx nexthop doctor    # check against the platform's rules\n`,
+  );
   return 0;
 }

@@ -48,9 +48,16 @@ export function parseCommandArgs<T extends Options>(
 }
 
 /** Parse a whole number of milliseconds (or a port) from a flag, within bounds. */
-export function parseIntFlag(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
+export function parseIntFlag(
+  name: string,
+  value: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   if (value === undefined) return fallback;
   const n = /^\d+$/.test(value) ? Number(value) : NaN;
-  if (!(n >= min && n <= max)) throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got "${value}"`);
+  if (!(n >= min && n <= max))
+    throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got "${value}"`);
   return n;
 }

@@ -193,7 +193,11 @@ export async function waitForExit(pids: readonly number[], timeoutMs: number): P
  * @example
  * await stopTree(child.pid, 5000);
  */
-export async function stopTree(pid: number, graceMs: number, known: readonly number[] = []): Promise<boolean> {
+export async function stopTree(
+  pid: number,
+  graceMs: number,
+  known: readonly number[] = [],
+): Promise<boolean> {
   const pids = [...new Set([...known, ...processTree(pid)])];
   signalGroup(pid, 'SIGTERM');
   signalAll(pids, 'SIGTERM');

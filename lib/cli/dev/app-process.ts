@@ -76,7 +76,8 @@ export class AppProcess {
     child.on('error', (err) => this.options.onCrash(`cannot run npm start: ${err.message}`));
     child.on('exit', (code, signal) => {
       this.ready = false;
-      if (this.child === child && !this.stopping) this.options.onCrash(signal ? `signal ${signal}` : `exit code ${code}`);
+      if (this.child === child && !this.stopping)
+        this.options.onCrash(signal ? `signal ${signal}` : `exit code ${code}`);
     });
     void this.waitReady(child);
   }

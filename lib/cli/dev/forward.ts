@@ -2,10 +2,20 @@ import http from 'node:http';
 import https from 'node:https';
 
 /** Headers that describe one connection and must not be forwarded (RFC 9110 §7.6.1). */
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade'];
+const HOP_BY_HOP = [
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+];
 
 /** A copy of `headers` without hop-by-hop headers, including those named in `Connection`. */
-export function endToEnd(headers: http.IncomingHttpHeaders | http.OutgoingHttpHeaders): http.OutgoingHttpHeaders {
+export function endToEnd(
+  headers: http.IncomingHttpHeaders | http.OutgoingHttpHeaders,
+): http.OutgoingHttpHeaders {
   const out: http.OutgoingHttpHeaders = { ...headers };
   const named = String(headers.connection ?? '')
     .split(',')
@@ -60,7 +70,9 @@ export function forward(
     agent: agents[target.protocol],
     timeout: timeoutMs,
   });
-  upstream.on('timeout', () => upstream.destroy(Object.assign(new Error('upstream timeout'), { code: 'ETIMEDOUT' })));
+  upstream.on('timeout', () =>
+    upstream.destroy(Object.assign(new Error('upstream timeout'), { code: 'ETIMEDOUT' })),
+  );
   upstream.on('response', (answer) => {
     res.writeHead(answer.statusCode ?? 502, answer.statusMessage, endToEnd(answer.headers));
     answer.pipe(res);
@@ -82,6 +94,9 @@ export function answerError(res: http.ServerResponse, status: number, text: stri
     res.destroy();
     return;
   }
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text) + 1 });
+  res.writeHead(status, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(text) + 1,
+  });
   res.end(`${text}\n`);
 }

@@ -58,7 +58,8 @@ export async function startFront(options: Readonly<FrontOptions>): Promise<http.
 
   function edgeHeaders(req: http.IncomingMessage, id: string): http.OutgoingHttpHeaders {
     const headers: http.OutgoingHttpHeaders = {};
-    for (const [name, value] of Object.entries(req.headers)) if (!EDGE_HEADER.test(name)) headers[name] = value;
+    for (const [name, value] of Object.entries(req.headers))
+      if (!EDGE_HEADER.test(name)) headers[name] = value;
     const client = options.clientIp ?? peerIp(req.socket);
     const prior = req.headers['x-forwarded-for'];
     headers['true-client-ip'] = client;
@@ -86,7 +87,11 @@ export async function startFront(options: Readonly<FrontOptions>): Promise<http.
     });
     const port = bypassed ? options.nextHopPort : appPort;
     if (port === undefined) {
-      answerError(res, 502, 'nexthop dev: the app is not running (starting, restarting or crashed); see the terminal');
+      answerError(
+        res,
+        502,
+        'nexthop dev: the app is not running (starting, restarting or crashed); see the terminal',
+      );
       return;
     }
     forward(req, res, { protocol: 'http:', host: '127.0.0.1', port }, edgeHeaders(req, id), 60_000, (err) => {

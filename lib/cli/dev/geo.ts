@@ -1,7 +1,16 @@
 import { UsageError } from '../io';
 
 /** The geo header suffixes the edge may add, each prefixed `section-io-geo-`. */
-export const GEO_FIELDS = ['country-code', 'country-name', 'region', 'region-code', 'city', 'latlon', 'postal-code', 'asn'] as const;
+export const GEO_FIELDS = [
+  'country-code',
+  'country-name',
+  'region',
+  'region-code',
+  'city',
+  'latlon',
+  'postal-code',
+  'asn',
+] as const;
 export type GeoField = (typeof GEO_FIELDS)[number];
 export type Geo = Partial<Record<GeoField, string>>;
 
@@ -12,12 +21,48 @@ const ALIASES: Record<string, GeoField> = { country: 'country-code', postal: 'po
  * `dev --client-ip 203.0.113.7` shows Sydney without a geo database.
  */
 export const GEO_TABLE: readonly { prefix: string; geo: Geo }[] = [
-  { prefix: '127.', geo: place('US', 'United States', 'California', 'CA', 'San Francisco', '37.7749,-122.4194', '94103', '64500') },
-  { prefix: '::1', geo: place('US', 'United States', 'California', 'CA', 'San Francisco', '37.7749,-122.4194', '94103', '64500') },
-  { prefix: '192.0.2.', geo: place('GB', 'United Kingdom', 'England', 'ENG', 'London', '51.5074,-0.1278', 'EC1A', '64501') },
-  { prefix: '198.51.100.', geo: place('DE', 'Germany', 'Hesse', 'HE', 'Frankfurt am Main', '50.1109,8.6821', '60311', '64502') },
-  { prefix: '203.0.113.', geo: place('AU', 'Australia', 'New South Wales', 'NSW', 'Sydney', '-33.8688,151.2093', '2000', '64503') },
-  { prefix: '2001:db8:', geo: place('JP', 'Japan', 'Tokyo', '13', 'Tokyo', '35.6762,139.6503', '100-0001', '64504') },
+  {
+    prefix: '127.',
+    geo: place(
+      'US',
+      'United States',
+      'California',
+      'CA',
+      'San Francisco',
+      '37.7749,-122.4194',
+      '94103',
+      '64500',
+    ),
+  },
+  {
+    prefix: '::1',
+    geo: place(
+      'US',
+      'United States',
+      'California',
+      'CA',
+      'San Francisco',
+      '37.7749,-122.4194',
+      '94103',
+      '64500',
+    ),
+  },
+  {
+    prefix: '192.0.2.',
+    geo: place('GB', 'United Kingdom', 'England', 'ENG', 'London', '51.5074,-0.1278', 'EC1A', '64501'),
+  },
+  {
+    prefix: '198.51.100.',
+    geo: place('DE', 'Germany', 'Hesse', 'HE', 'Frankfurt am Main', '50.1109,8.6821', '60311', '64502'),
+  },
+  {
+    prefix: '203.0.113.',
+    geo: place('AU', 'Australia', 'New South Wales', 'NSW', 'Sydney', '-33.8688,151.2093', '2000', '64503'),
+  },
+  {
+    prefix: '2001:db8:',
+    geo: place('JP', 'Japan', 'Tokyo', '13', 'Tokyo', '35.6762,139.6503', '100-0001', '64504'),
+  },
 ];
 
 function place(...values: string[]): Geo {
@@ -39,13 +84,15 @@ export function parseGeo(text: string): Geo {
   for (const part of text.split(',')) {
     const eq = part.indexOf('=');
     if (eq === -1) {
-      if (!last) throw new UsageError(`--geo "${text}": expected key=value pairs, e.g. country=US,city=Seattle`);
+      if (!last)
+        throw new UsageError(`--geo "${text}": expected key=value pairs, e.g. country=US,city=Seattle`);
       geo[last] += `,${part}`;
       continue;
     }
     const key = part.slice(0, eq).trim().toLowerCase();
     const field = (GEO_FIELDS as readonly string[]).includes(key) ? (key as GeoField) : ALIASES[key];
-    if (!field) throw new UsageError(`--geo key "${key}" is unknown; use ${GEO_FIELDS.join(', ')} (or country)`);
+    if (!field)
+      throw new UsageError(`--geo key "${key}" is unknown; use ${GEO_FIELDS.join(', ')} (or country)`);
     geo[field] = part.slice(eq + 1).trim();
     last = field;
   }

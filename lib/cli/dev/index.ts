@@ -56,7 +56,9 @@ export function parseFault(text: string): NextHopFault {
   if (text === 'refuse' || text === 'timeout' || text === 'reset') return { kind: text };
   const slow = /^slow=(\d{1,7})$/.exec(text);
   if (slow) return { kind: 'slow', ms: Number(slow[1]) };
-  throw new UsageError(`--next-hop-fault "${text}" is unknown; use refuse, timeout, reset or slow=<ms> (e.g. slow=2000)`);
+  throw new UsageError(
+    `--next-hop-fault "${text}" is unknown; use refuse, timeout, reset or slow=<ms> (e.g. slow=2000)`,
+  );
 }
 
 /** Parse `--origin`: an http(s) origin, no path, query or credentials. */
@@ -71,7 +73,9 @@ export function parseOrigin(text: string): URL {
     throw new UsageError(`--origin "${text}" must be an http: or https: URL`);
   }
   if (url.username || url.password || url.search || url.hash || url.pathname !== '/') {
-    throw new UsageError(`--origin "${text}" must be an origin only (scheme, host, port): request paths are kept`);
+    throw new UsageError(
+      `--origin "${text}" must be an origin only (scheme, host, port): request paths are kept`,
+    );
   }
   return url;
 }
@@ -83,7 +87,8 @@ export function parseBypass(text: string): string[] {
     .map((p) => p.trim())
     .filter(Boolean);
   const bad = list.find((p) => !p.startsWith('/'));
-  if (bad !== undefined) throw new UsageError(`--bypass entry "${bad}" must be a path prefix starting with "/"`);
+  if (bad !== undefined)
+    throw new UsageError(`--bypass entry "${bad}" must be a path prefix starting with "/"`);
   return list;
 }
 
@@ -123,9 +128,19 @@ export async function devCommand(argv: readonly string[], io: CliIO): Promise<nu
   const app = new AppProcess({
     dir,
     port: appPort,
-    env: { NODE_ENV: 'development', ...io.env, PORT: String(appPort), LOG_DIR: logDir, NEXT_HOP: nextHop.url },
-    onOutput: (line, stream) => (stream === 'stderr' ? io.stderr : io.stdout).write(`${c.dim('app │')} ${line}\n`),
-    onReady: () => say(`${c.green('ready')}: http://${values.listen ?? '127.0.0.1'}:${frontPort()} → app on PORT=${appPort}`),
+    env: {
+      NODE_ENV: 'development',
+      ...io.env,
+      PORT: String(appPort),
+      LOG_DIR: logDir,
+      NEXT_HOP: nextHop.url,
+    },
+    onOutput: (line, stream) =>
+      (stream === 'stderr' ? io.stderr : io.stdout).write(`${c.dim('app │')} ${line}\n`),
+    onReady: () =>
+      say(
+        `${c.green('ready')}: http://${values.listen ?? '127.0.0.1'}:${frontPort()} → app on PORT=${appPort}`,
+      ),
     onCrash: (why) => {
       io.stderr.write(`${c.red('✗ the app stopped')} (${why})`);
       if (values.watch) io.stderr.write('; the emulator stays up and restarts it when a file changes\n');
@@ -158,9 +173,13 @@ export async function devCommand(argv: readonly string[], io: CliIO): Promise<nu
   }
 
   say(c.bold('nexthop dev'));
-  say(`  front      http://${values.listen ?? '127.0.0.1'}:${frontPort()}  X-Forwarded-Proto: ${values.https ? 'https' : 'http'}`);
+  say(
+    `  front      http://${values.listen ?? '127.0.0.1'}:${frontPort()}  X-Forwarded-Proto: ${values.https ? 'https' : 'http'}`,
+  );
   say(`  app        npm start in ${dir}  PORT=${appPort} LOG_DIR=${logDir}`);
-  say(`  next-hop   ${nextHop.url} → ${origin ? origin.origin : 'demo origin (echoes the request)'}${fault ? `  fault: ${values['next-hop-fault']}` : ''}`);
+  say(
+    `  next-hop   ${nextHop.url} → ${origin ? origin.origin : 'demo origin (echoes the request)'}${fault ? `  fault: ${values['next-hop-fault']}` : ''}`,
+  );
   if (settings.bypass.length > 0) say(`  bypass     ${settings.bypass.join(', ')}`);
   app.start();
 

@@ -6,10 +6,7 @@ import { answerError, forward, type Target } from './forward';
 
 /** A fault the emulated next-hop simulates (`--next-hop-fault`). */
 export type NextHopFault =
-  | { kind: 'refuse' }
-  | { kind: 'timeout' }
-  | { kind: 'reset' }
-  | { kind: 'slow'; ms: number };
+  { kind: 'refuse' } | { kind: 'timeout' } | { kind: 'reset' } | { kind: 'slow'; ms: number };
 
 /** Options of {@link startNextHop}. */
 export interface NextHopOptions {
@@ -40,7 +37,13 @@ export function startDemoOrigin(): Promise<http.Server> {
     req.on('data', (chunk: Buffer) => (bytes += chunk.length));
     req.on('end', () => {
       const body = JSON.stringify(
-        { answeredBy: 'nexthop dev demo origin', method: req.method, url: req.url, headers: req.headers, bodyBytes: bytes },
+        {
+          answeredBy: 'nexthop dev demo origin',
+          method: req.method,
+          url: req.url,
+          headers: req.headers,
+          bodyBytes: bytes,
+        },
         null,
         2,
       );
@@ -73,7 +76,12 @@ function originRouter(origin: URL) {
     port: Number(origin.port) || (origin.protocol === 'https:' ? 443 : 80),
     servername: host,
   };
-  const secure: Target = { protocol: 'https:', host, port: origin.protocol === 'https:' ? plain.port : 443, servername: host };
+  const secure: Target = {
+    protocol: 'https:',
+    host,
+    port: origin.protocol === 'https:' ? plain.port : 443,
+    servername: host,
+  };
   let supportsTls: Promise<boolean> | undefined;
   // Like the platform: X-Forwarded-Proto: https asks for HTTPS to the origin, when it has it.
   return async function targetFor(req: http.IncomingMessage): Promise<Target> {
@@ -110,7 +118,11 @@ export async function startNextHop(options: Readonly<NextHopOptions> = {}): Prom
   const demo = options.origin ? undefined : await startDemoOrigin();
   const route = options.origin
     ? originRouter(options.origin)
-    : async (): Promise<Target> => ({ protocol: 'http:', host: '127.0.0.1', port: (demo?.address() as net.AddressInfo).port });
+    : async (): Promise<Target> => ({
+        protocol: 'http:',
+        host: '127.0.0.1',
+        port: (demo?.address() as net.AddressInfo).port,
+      });
   const sockets = new Set<net.Socket>();
 
   const server = http.createServer(async function emulatedNextHop(req, res) {
@@ -130,8 +142,14 @@ export async function startNextHop(options: Readonly<NextHopOptions> = {}): Prom
     forward(req, res, target, req.headers, originTimeoutMs, (err) => {
       note(req, 'unreachable');
       // The platform's statuses: 524 when the origin is too slow, 522 when it cannot be reached.
-      if (err.code === 'ETIMEDOUT') answerError(res, 524, 'nexthop dev next-hop: the origin did not answer in time (524)');
-      else answerError(res, 522, `nexthop dev next-hop: cannot reach the origin (${err.code ?? err.message}) (522)`);
+      if (err.code === 'ETIMEDOUT')
+        answerError(res, 524, 'nexthop dev next-hop: the origin did not answer in time (524)');
+      else
+        answerError(
+          res,
+          522,
+          `nexthop dev next-hop: cannot reach the origin (${err.code ?? err.message}) (522)`,
+        );
     });
   });
   server.on('connection', (socket) => {

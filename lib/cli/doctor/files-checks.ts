@@ -26,7 +26,12 @@ export function checkGitignore(dir: string, matcher: GitignoreMatcher | undefine
     results.push(pass('gitignore', '.gitignore ignores node_modules', 4));
   } else {
     results.push(
-      fail('gitignore', '.gitignore does not ignore node_modules (or a later "!" pattern re-includes it)', fix, 4),
+      fail(
+        'gitignore',
+        '.gitignore does not ignore node_modules (or a later "!" pattern re-includes it)',
+        fix,
+        4,
+      ),
     );
   }
   results.push(checkTracked(dir));
@@ -39,7 +44,11 @@ function checkTracked(dir: string): CheckResult {
     execFileSync('git', ['rev-parse', '--is-inside-work-tree'], { cwd: dir, stdio: 'ignore' });
     out = execFileSync('git', ['ls-files', '-z', '--', 'node_modules'], { cwd: dir, encoding: 'utf8' });
   } catch {
-    return pass('node-modules-untracked', 'not inside a git repository: nothing under node_modules is tracked', 4);
+    return pass(
+      'node-modules-untracked',
+      'not inside a git repository: nothing under node_modules is tracked',
+      4,
+    );
   }
   const tracked = out.split('\0').filter(Boolean);
   if (tracked.length === 0) return pass('node-modules-untracked', 'git tracks no file under node_modules', 4);
@@ -125,12 +134,19 @@ export function checkSources(dir: string, matcher: GitignoreMatcher | undefined)
   }
   const results: CheckResult[] = [];
   if (files.length === 0) {
-    results.push(warn('port-env', 'no source files found to check', 'check that your server reads process.env.PORT', 1));
+    results.push(
+      warn('port-env', 'no source files found to check', 'check that your server reads process.env.PORT', 1),
+    );
   } else if (readsPort) {
     results.push(pass('port-env', 'the source reads PORT', 1));
   } else {
     results.push(
-      warn('port-env', 'nothing in the source reads process.env.PORT', 'listen on process.env.PORT (nexthop serve() does)', 1),
+      warn(
+        'port-env',
+        'nothing in the source reads process.env.PORT',
+        'listen on process.env.PORT (nexthop serve() does)',
+        1,
+      ),
     );
   }
   results.push(

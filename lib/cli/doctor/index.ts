@@ -64,7 +64,14 @@ export async function doctor(dir: string, options: Readonly<DoctorOptions> = {})
   ];
   if (options.run) {
     if (pkg?.scripts?.start) results.push(...(await runChecks(dir, options)));
-    else results.push({ id: 'run-answers', rule: 1, status: 'fail', message: '--run skipped: no start script', fix: 'add a "start" script' });
+    else
+      results.push({
+        id: 'run-answers',
+        rule: 1,
+        status: 'fail',
+        message: '--run skipped: no start script',
+        fix: 'add a "start" script',
+      });
   }
   return results;
 }
@@ -87,7 +94,8 @@ export async function doctorCommand(argv: readonly string[], io: CliIO): Promise
     io.stdout.write(`${JSON.stringify({ dir, ok: failed.length === 0, results }, null, 2)}\n`);
   } else if (values.quiet) {
     const c = createPainter(io.stderr, io.env);
-    for (const r of failed) io.stderr.write(`${c.red('✗')} ${r.message} — fix: ${r.fix}\n${indent(r.detail, '    ')}`);
+    for (const r of failed)
+      io.stderr.write(`${c.red('✗')} ${r.message} — fix: ${r.fix}\n${indent(r.detail, '    ')}`);
   } else {
     io.stdout.write(renderReport(dir, results, createPainter(io.stdout, io.env)));
   }
@@ -98,12 +106,17 @@ function indent(text: string | undefined, prefix: string): string {
   return text ? text.replace(/^/gm, prefix) + '\n' : '';
 }
 
-function renderReport(dir: string, results: readonly CheckResult[], c: ReturnType<typeof createPainter>): string {
+function renderReport(
+  dir: string,
+  results: readonly CheckResult[],
+  c: ReturnType<typeof createPainter>,
+): string {
   const lines = [c.bold(`nexthop doctor ${dir}`)];
   for (const r of results) {
     const rule = r.rule ? c.dim(` [rule ${r.rule}]`) : '';
     if (r.status === 'pass') lines.push(`  ${c.green('✓')} ${r.message}${rule}`);
-    else if (r.status === 'fail') lines.push(`  ${c.red('✗')} ${r.message}${rule} — ${c.bold('fix:')} ${r.fix}`);
+    else if (r.status === 'fail')
+      lines.push(`  ${c.red('✗')} ${r.message}${rule} — ${c.bold('fix:')} ${r.fix}`);
     else lines.push(`  ${c.yellow('!')} ${r.message}${rule} — fix: ${r.fix}`);
     if (r.detail) lines.push(c.dim(indent(r.detail, '      ').trimEnd()));
   }

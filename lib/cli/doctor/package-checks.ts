@@ -52,12 +52,16 @@ export function checkPackageJson(dir: string): { results: CheckResult[]; pkg?: P
   const { value, error } = readJson(path.join(dir, 'package.json'));
   if (error === 'missing') {
     return {
-      results: [fail('package-json', 'no package.json', 'run `npm init -y`, or scaffold with `nexthop init`', 6)],
+      results: [
+        fail('package-json', 'no package.json', 'run `npm init -y`, or scaffold with `nexthop init`', 6),
+      ],
     };
   }
   if (error || typeof value !== 'object' || value === null || Array.isArray(value)) {
     const why = error ?? 'is not a JSON object';
-    return { results: [fail('package-json', `package.json ${why}`, 'fix the JSON syntax of package.json', 6)] };
+    return {
+      results: [fail('package-json', `package.json ${why}`, 'fix the JSON syntax of package.json', 6)],
+    };
   }
   const pkg = value as PackageJson;
   const results = [pass('package-json', 'package.json parses', 6), checkStart(pkg)];
@@ -65,7 +69,11 @@ export function checkPackageJson(dir: string): { results: CheckResult[]; pkg?: P
   results.push(
     typeof node === 'string' && node.trim() !== ''
       ? pass('engines-node', `engines.node is declared ("${node}")`)
-      : warn('engines-node', 'engines.node is not declared', 'add "engines": { "node": ">=20" } to package.json'),
+      : warn(
+          'engines-node',
+          'engines.node is not declared',
+          'add "engines": { "node": ">=20" } to package.json',
+        ),
   );
   return { results, pkg };
 }
@@ -130,17 +138,20 @@ function checkLockSync(pkg: PackageJson, packages: Record<string, Record<string,
     const locked = (root[field] ?? {}) as Record<string, string>;
     for (const [name, range] of Object.entries(wanted)) {
       if (locked[name] === undefined) problems.push(`${name}@${range} is not in the lock`);
-      else if (locked[name] !== range) problems.push(`${name} is "${range}" in package.json, "${locked[name]}" in the lock`);
+      else if (locked[name] !== range)
+        problems.push(`${name} is "${range}" in package.json, "${locked[name]}" in the lock`);
       else if (field !== 'optionalDependencies' && packages[`node_modules/${name}`] === undefined) {
         problems.push(`${name} has no resolved entry in the lock`);
       }
     }
     for (const name of Object.keys(locked)) {
-      if (wanted[name] === undefined) problems.push(`${name} is in the lock's ${field} but not in package.json`);
+      if (wanted[name] === undefined)
+        problems.push(`${name} is in the lock's ${field} but not in package.json`);
     }
   }
   if (problems.length === 0) return pass('lockfile-sync', 'package-lock.json agrees with package.json', 5);
-  const shown = problems.slice(0, 3).join('; ') + (problems.length > 3 ? `; and ${problems.length - 3} more` : '');
+  const shown =
+    problems.slice(0, 3).join('; ') + (problems.length > 3 ? `; and ${problems.length - 3} more` : '');
   return fail(
     'lockfile-sync',
     `package-lock.json does not agree with package.json: ${shown}`,

@@ -39,7 +39,9 @@ function probe(port: number): Promise<Probe> {
     );
     req.on('timeout', () => req.destroy(new Error('no answer within 2 s')));
     req.on('error', (err: NodeJS.ErrnoException) => {
-      resolve(err.code === 'ECONNREFUSED' || err.code === 'ECONNRESET' ? { refused: true } : { error: err.message });
+      resolve(
+        err.code === 'ECONNREFUSED' || err.code === 'ECONNRESET' ? { refused: true } : { error: err.message },
+      );
     });
   });
 }
@@ -127,8 +129,14 @@ function answerResult(
   tail: () => string | undefined,
 ): CheckResult {
   if ('status' in answer) {
-    if (answer.version === '1.1') return pass('run-answers', `answered HTTP/1.1 ${answer.status} on PORT=${port} in ${ms} ms`, 1);
-    return fail('run-answers', `answered with HTTP/${answer.version}, not HTTP/1.1`, 'serve HTTP/1.1 (node:http does)', 1);
+    if (answer.version === '1.1')
+      return pass('run-answers', `answered HTTP/1.1 ${answer.status} on PORT=${port} in ${ms} ms`, 1);
+    return fail(
+      'run-answers',
+      `answered with HTTP/${answer.version}, not HTTP/1.1`,
+      'serve HTTP/1.1 (node:http does)',
+      1,
+    );
   }
   if ('error' in answer) {
     return {
@@ -141,8 +149,13 @@ function answerResult(
       detail: tail(),
     };
   }
-  const why = exit ? `npm start exited (${exit}) before answering` : `no answer on PORT=${port} within ${timeoutMs} ms`;
-  return { ...fail('run-answers', why, 'listen on process.env.PORT with an HTTP/1.1 server', 1), detail: tail() };
+  const why = exit
+    ? `npm start exited (${exit}) before answering`
+    : `no answer on PORT=${port} within ${timeoutMs} ms`;
+  return {
+    ...fail('run-answers', why, 'listen on process.env.PORT with an HTTP/1.1 server', 1),
+    detail: tail(),
+  };
 }
 
 function hostPort(address: string, port: number): string {
@@ -151,11 +164,21 @@ function hostPort(address: string, port: number): string {
 
 function portsResult(port: number, pids: number[], exit: string | undefined): CheckResult {
   if (!HAS_PROC) {
-    return warn('run-one-port', 'cannot list the listening sockets on this OS', 'check that the app opens no other port', 1);
+    return warn(
+      'run-one-port',
+      'cannot list the listening sockets on this OS',
+      'check that the app opens no other port',
+      1,
+    );
   }
   if (pids.length === 0) {
     return exit
-      ? warn('run-one-port', 'the app was not running, so its ports could not be listed', 'make npm start run', 1)
+      ? warn(
+          'run-one-port',
+          'the app was not running, so its ports could not be listed',
+          'make npm start run',
+          1,
+        )
       : pass('run-one-port', 'listens on no TCP port', 1);
   }
   const sockets = listeningSockets(pids);
@@ -170,7 +193,12 @@ function portsResult(port: number, pids: number[], exit: string | undefined): Ch
   );
 }
 
-async function sigtermResult(pid: number, seen: Set<number>, graceMs: number, tail: () => string | undefined): Promise<CheckResult> {
+async function sigtermResult(
+  pid: number,
+  seen: Set<number>,
+  graceMs: number,
+  tail: () => string | undefined,
+): Promise<CheckResult> {
   processTree(pid).forEach((p) => seen.add(p));
   const tree = [...seen].filter(isAlive);
   const sent = Date.now();

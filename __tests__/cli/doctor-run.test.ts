@@ -23,7 +23,11 @@ describe('nexthop doctor --run', () => {
       ['run-answers', 'pass'],
       ['run-one-port', 'pass'],
       ['run-sigterm', 'pass'],
+      ['run-logs', 'pass'],
     ]);
+    expect(byId(results, 'run-logs').message).toBe(
+      'wrote no log file outside LOG_DIR (0 file(s) in LOG_DIR)',
+    );
     expect(byId(results, 'run-answers').message).toMatch(/^answered HTTP\/1\.1 200 on PORT=\d+ in \d+ ms$/);
     expect(byId(results, 'run-one-port').message).toMatch(/^listens on TCP port \d+ only$/);
   });
@@ -48,6 +52,7 @@ describe('nexthop doctor --run', () => {
       ['run-answers', 'pass'],
       ['run-one-port', 'fail'],
       ['run-sigterm', 'pass'],
+      ['run-logs', 'pass'],
     ]);
     expect(byId(results, 'run-one-port').message).toMatch(
       /^listens on 127\.0\.0\.1:\d+ \(pid \d+\), besides PORT=\d+$/,
@@ -74,7 +79,7 @@ describe('nexthop doctor --run', () => {
       const results = runResults(await doctor(dir, RUN));
       expect(byId(results, 'run-answers').message).toBe('npm start exited (code 1) before answering');
       expect(byId(results, 'run-answers').detail).toContain('boom');
-      expect(results.map((r) => r.id)).toEqual(['run-answers', 'run-one-port']);
+      expect(results.map((r) => r.id)).toEqual(['run-answers', 'run-one-port', 'run-logs']);
     } finally {
       fs.rmSync(path.dirname(dir), { recursive: true, force: true });
     }
@@ -94,6 +99,32 @@ describe('nexthop doctor --run', () => {
       expect(answers.status).toBe('fail');
       expect(answers.message).toMatch(/does not speak plain HTTP\/1\.1/);
       expect(answers.fix).toContain('never HTTPS');
+    } finally {
+      fs.rmSync(path.dirname(dir), { recursive: true, force: true });
+    }
+  });
+  it('fails a module that writes log files in its folder instead of LOG_DIR, and counts those in LOG_DIR', async () => {
+    const dir = copyFixture('doctor', 'good');
+    try {
+      fs.appendFileSync(
+        path.join(dir, 'server.js'),
+        "require('node:fs').mkdirSync('logs', { recursive: true });\n" +
+          "require('node:fs').writeFileSync('logs/app.log', 'started\\n');\n" +
+          "require('node:fs').writeFileSync(require('node:path').join(process.env.LOG_DIR, 'ok.log'), 'x');\n",
+      );
+      const logs = byId(runResults(await doctor(dir, RUN)), 'run-logs');
+      expect(logs.status).toBe('fail');
+      expect(logs.message).toBe(
+        'wrote log files in the project folder although LOG_DIR was set: logs/app.log',
+      );
+      expect(logs.fix).toContain('process.env.LOG_DIR');
+      fs.rmSync(path.join(dir, 'logs'), { recursive: true });
+      fs.writeFileSync(
+        path.join(dir, 'server.js'),
+        fs.readFileSync(path.join(dir, 'server.js'), 'utf8').replace(/^.*logs\/app\.log.*$/m, ''),
+      );
+      const ok = byId(runResults(await doctor(dir, RUN)), 'run-logs');
+      expect(ok.message).toBe('wrote no log file outside LOG_DIR (1 file(s) in LOG_DIR)');
     } finally {
       fs.rmSync(path.dirname(dir), { recursive: true, force: true });
     }

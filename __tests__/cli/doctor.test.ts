@@ -212,6 +212,20 @@ const BROKEN: [string, (dir: string) => void, string, 'fail' | 'warn', RegExp][]
     'warn',
     /http:\/\/next-hop:80/,
   ],
+  [
+    'a log file in the project folder',
+    (d) => edit(d, 'log.js', () => "require('fs').createWriteStream('./logs/app.log');\n"),
+    'log-dir',
+    'warn',
+    /LOG_DIR/,
+  ],
+  [
+    'a log file elsewhere under /var/log',
+    (d) => edit(d, 'log.js', () => "const file = '/var/log/app/error.log';\n"),
+    'log-dir',
+    'warn',
+    /\/var\/log\/nodejs/,
+  ],
 ];
 
 describe('nexthop doctor on fixture projects', () => {
@@ -230,6 +244,7 @@ describe('nexthop doctor on fixture projects', () => {
       'port-env',
       'no-tls-server',
       'next-hop-url',
+      'log-dir',
     ]);
   });
 
@@ -268,6 +283,10 @@ describe('nexthop doctor on fixture projects', () => {
       fs.mkdirSync(path.join(dir, 'dist'));
       fs.writeFileSync(path.join(dir, 'dist', 'bundle.js'), "fetch('https://next-hop/');\n");
       fs.appendFileSync(path.join(dir, '.gitignore'), 'dist/\n');
+      fs.writeFileSync(
+        path.join(dir, 'log.js'),
+        "const a = path.join(process.env.LOG_DIR, 'app.log');\nconst b = '/var/log/nodejs/error.log';\n",
+      );
       expect(notPassing(await doctor(dir))).toEqual([]);
     } finally {
       fs.rmSync(path.dirname(dir), { recursive: true, force: true });
@@ -280,7 +299,7 @@ describe('nexthop doctor on fixture projects', () => {
     const report = JSON.parse(cap.stdout());
     expect(report.ok).toBe(true);
     expect(report.dir).toBe(GOOD);
-    expect(report.results).toHaveLength(11);
+    expect(report.results).toHaveLength(12);
     expect(report.results[0]).toEqual({
       id: 'package-json',
       rule: 6,
@@ -315,7 +334,7 @@ describe('nexthop doctor on fixture projects', () => {
     await main(['doctor'], plain.io);
     expect(plain.stdout()).not.toContain('\u001b[');
     expect(plain.stdout()).toMatch(/^ {2}✓ package\.json parses/m);
-    expect(plain.stdout()).toContain('11 passed, 0 failed, 0 warning(s): ready for the platform');
+    expect(plain.stdout()).toContain('12 passed, 0 failed, 0 warning(s): ready for the platform');
     const coloured = captureIO(GOOD, { ...process.env, NO_COLOR: '', FORCE_COLOR: '1' });
     await main(['doctor'], coloured.io);
     expect(coloured.stdout()).toContain('\u001b[32m✓\u001b[39m');

@@ -1,9 +1,10 @@
 import path from 'node:path';
 import { createPainter } from '../colour';
 import { parseCommandArgs, parseIntFlag, type CliIO } from '../io';
-import { checkGitignore, checkSources, readGitignore } from './files-checks';
+import { checkGitignore, readGitignore } from './files-checks';
 import { checkLockfile, checkPackageJson } from './package-checks';
 import { runChecks } from './run-checks';
+import { checkSources } from './source-checks';
 import type { CheckResult } from './types';
 
 export type { CheckResult, CheckStatus } from './types';

@@ -60,64 +60,129 @@ function tailOf(child: ChildProcess): () => string | undefined {
   };
 }
 
+/** `npm start` under observation: its output tail, how it exited, every PID seen in its tree. */
+interface Started {
+  readonly child: ChildProcess;
+  readonly tail: () => string | undefined;
+  readonly seen: Set<number>;
+  exit?: string;
+}
+
+function startApp(dir: string, env: NodeJS.ProcessEnv): Started {
+  const child = spawn('npm', ['start'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const started: Started = { child, tail: tailOf(child), seen: new Set() };
+  child.on('exit', (code, signal) => (started.exit = signal ? `signal ${signal}` : `code ${code}`));
+  child.on('error', (err) => (started.exit = err.message));
+  return started;
+}
+
+function remember(app: Started): void {
+  if (app.child.pid) processTree(app.child.pid).forEach((p) => app.seen.add(p));
+}
+
+/** Probe PORT every 100 ms until it answers, the app exits or the time is up. */
+async function waitForAnswer(app: Started, port: number, timeoutMs: number): Promise<CheckResult[]> {
+  const started = Date.now();
+  let answer: Probe = { refused: true };
+  while (Date.now() - started < timeoutMs && app.exit === undefined) {
+    remember(app);
+    answer = await probe(port);
+    if (!('refused' in answer)) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  remember(app);
+  const results = [answerResult(answer, port, Date.now() - started, app.exit, timeoutMs, app.tail)];
+  if ('status' in answer && answer.status >= 500) {
+    results.push(
+      warn(
+        'run-health',
+        `the health-check path ${HEALTH_PATH} answered ${answer.status} while next-hop was unreachable`,
+        'answer the health check yourself when next-hop is down (nextHopProxy does); the platform counts 5xx as unhealthy',
+      ),
+    );
+  }
+  return results;
+}
+
 /**
  * `doctor --run`: start `npm start` with a free PORT and a temp LOG_DIR, check that it
- * answers HTTP/1.1 on PORT, listens on no other TCP port and exits on SIGTERM within the
- * grace period. Everything started is stopped by PID before this resolves. Only loopback
- * is used: NEXT_HOP points at a closed local port.
+ * answers HTTP/1.1 on PORT, listens on no other TCP port, exits on SIGTERM within the
+ * grace period and wrote no log file outside LOG_DIR. Everything started is stopped by PID
+ * before this resolves. Only loopback is used: NEXT_HOP points at a closed local port.
  */
 export async function runChecks(dir: string, options: Readonly<RunOptions> = {}): Promise<CheckResult[]> {
   const { timeoutMs = 30_000, graceMs = 10_000 } = options;
   const port = await freePort();
   const closedPort = await freePort();
   const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nexthop-doctor-logs-'));
-  const child = spawn('npm', ['start'], {
-    cwd: dir,
-    env: {
-      ...process.env,
-      PORT: String(port),
-      LOG_DIR: logDir,
-      NEXT_HOP: `http://127.0.0.1:${closedPort}`,
-      NODE_ENV: 'production',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
+  const logsBefore = logSnapshot(dir);
+  const app = startApp(dir, {
+    ...process.env,
+    PORT: String(port),
+    LOG_DIR: logDir,
+    NEXT_HOP: `http://127.0.0.1:${closedPort}`,
+    NODE_ENV: 'production',
   });
-  const tail = tailOf(child);
-  let exit: string | undefined;
-  child.on('exit', (code, signal) => (exit = signal ? `signal ${signal}` : `code ${code}`));
-  child.on('error', (err) => (exit = err.message));
-  const seen = new Set<number>();
-  const remember = () => child.pid && processTree(child.pid).forEach((p) => seen.add(p));
+  const results: CheckResult[] = [];
   try {
-    const results: CheckResult[] = [];
-    const started = Date.now();
-    let answer: Probe = { refused: true };
-    while (Date.now() - started < timeoutMs && exit === undefined) {
-      remember();
-      answer = await probe(port);
-      if (!('refused' in answer)) break;
-      await new Promise((r) => setTimeout(r, 100));
+    results.push(...(await waitForAnswer(app, port, timeoutMs)));
+    results.push(portsResult(port, [...app.seen].filter(isAlive), app.exit));
+    if (app.exit === undefined && app.child.pid) {
+      results.push(await sigtermResult(app.child.pid, app.seen, graceMs, app.tail));
     }
-    remember();
-    const ms = Date.now() - started;
-    results.push(answerResult(answer, port, ms, exit, timeoutMs, tail));
-    if ('status' in answer && answer.status >= 500) {
-      results.push(
-        warn(
-          'run-health',
-          `the health-check path ${HEALTH_PATH} answered ${answer.status} while next-hop was unreachable`,
-          'answer the health check yourself when next-hop is down (nextHopProxy does); the platform counts 5xx as unhealthy',
-        ),
-      );
-    }
-    results.push(portsResult(port, [...seen].filter(isAlive), exit));
-    if (exit === undefined && child.pid) results.push(await sigtermResult(child.pid, seen, graceMs, tail));
-    return results;
   } finally {
-    if (child.pid) await stopTree(child.pid, 1000, [...seen]);
-    fs.rmSync(logDir, { recursive: true, force: true });
+    if (app.child.pid) await stopTree(app.child.pid, 1000, [...app.seen]);
   }
+  results.push(logsResult(dir, logsBefore, logDir));
+  fs.rmSync(logDir, { recursive: true, force: true });
+  return results;
+}
+
+/** Log-looking files of the project (`*.log`, anything under a `logs`/`log` folder) → mtime. */
+function logSnapshot(dir: string, rel = '', out = new Map<string, number>(), depth = 0): Map<string, number> {
+  if (depth > 4 || out.size > 2000) return out;
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(path.join(dir, rel), { withFileTypes: true });
+  } catch {
+    return out;
+  }
+  for (const entry of entries) {
+    if (entry.name === 'node_modules' || entry.name === '.git') continue;
+    const child = rel ? `${rel}/${entry.name}` : entry.name;
+    if (entry.isDirectory()) logSnapshot(dir, child, out, depth + 1);
+    else if (/\.log$/.test(entry.name) || /(?:^|\/)logs?\//.test(child)) {
+      out.set(child, fs.statSync(path.join(dir, child), { throwIfNoEntry: false })?.mtimeMs ?? 0);
+    }
+  }
+  return out;
+}
+
+function countFiles(dir: string): number {
+  try {
+    return fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).length;
+  } catch {
+    return 0;
+  }
+}
+
+function logsResult(dir: string, before: Map<string, number>, logDir: string): CheckResult {
+  const written = [...logSnapshot(dir)].filter(([file, mtime]) => before.get(file) !== mtime).map(([f]) => f);
+  if (written.length === 0) {
+    return pass(
+      'run-logs',
+      `wrote no log file outside LOG_DIR (${countFiles(logDir)} file(s) in LOG_DIR)`,
+      3,
+    );
+  }
+  const shown =
+    written.slice(0, 3).join(', ') + (written.length > 3 ? ` and ${written.length - 3} more` : '');
+  return fail(
+    'run-logs',
+    `wrote log files in the project folder although LOG_DIR was set: ${shown}`,
+    'write log files under process.env.LOG_DIR, default /var/log/nodejs (nexthop createLogger() does)',
+    3,
+  );
 }
 
 function answerResult(

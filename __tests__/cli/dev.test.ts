@@ -1,10 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import WebSocket, { WebSocketServer } from 'ws';
 import { processTree } from '../../lib/cli/proc';
-import { CLI, copyFixture, processesIn } from '../helpers/cli';
+import { CLI, copyFixture, processesIn, tempDir } from '../helpers/cli';
 
 interface Dev {
   readonly child: ChildProcess;
@@ -18,9 +20,13 @@ const running: Dev[] = [];
 
 /** Start `nexthop dev` on a copy of the fixture app; resolves once it prints "ready". */
 async function startDev(...args: string[]): Promise<Dev> {
+  return startDevWith({}, ...args);
+}
+
+async function startDevWith(env: NodeJS.ProcessEnv, ...args: string[]): Promise<Dev> {
   const dir = copyFixture('dev', 'app');
   const child = spawn(process.execPath, [CLI, 'dev', dir, '--port', '0', ...args], {
-    env: { ...process.env, NO_COLOR: '1' },
+    env: { ...process.env, NO_COLOR: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -184,6 +190,98 @@ describe('nexthop dev options', () => {
       'x-forwarded-proto': 'https',
       'true-client-ip': '203.0.113.7',
     });
+  });
+
+  it('WebSocket upgrades go through the front, the app and next-hop to the origin (and around the app when bypassed)', async () => {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await new Promise((r) => wss.once('listening', r));
+    const upgrades: http.IncomingHttpHeaders[] = [];
+    wss.on('connection', (ws, req) => {
+      upgrades.push(req.headers);
+      ws.on('message', (data) => ws.send(`echo ${String(data)} ${req.url}`));
+    });
+    try {
+      const { port } = wss.address() as AddressInfo;
+      const dev = await startDev('--origin', `http://127.0.0.1:${port}`, '--bypass', '/live');
+      for (const urlPath of ['/chat', '/live/feed']) {
+        const ws = new WebSocket(`ws://127.0.0.1:${dev.port}${urlPath}`);
+        await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+        ws.send('hi');
+        const reply = await new Promise<string>((resolve) => ws.once('message', (d) => resolve(String(d))));
+        expect(reply).toBe(`echo hi ${urlPath}`);
+        ws.close();
+      }
+      expect(upgrades.map((h) => h['true-client-ip'])).toEqual(['127.0.0.1', '127.0.0.1']);
+      expect(upgrades[0]['section-io-id']).toMatch(/^[0-9a-f]{24}$/);
+      await dev.waitFor(/^GET +\/chat 101 \d+ ms origin$/m);
+      await dev.waitFor(/^GET +\/live\/feed 101 \d+ ms bypass$/m);
+    } finally {
+      for (const client of wss.clients) client.terminate();
+      await new Promise((r) => wss.close(r));
+    }
+  });
+
+  it('an https:// origin is reached over TLS with its certificate verified', async () => {
+    const certDir = tempDir('nexthop-cert-');
+    const key = path.join(certDir, 'key.pem');
+    const cert = path.join(certDir, 'cert.pem');
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+      ],
+      { stdio: 'ignore' },
+    );
+    const secure = https.createServer(
+      { key: fs.readFileSync(key), cert: fs.readFileSync(cert) },
+      (req, res) => {
+        res.end(
+          `tls origin saw ${req.url} host=${req.headers.host} proto=${req.headers['x-forwarded-proto']}`,
+        );
+      },
+    );
+    await new Promise<void>((r) => secure.listen(0, '127.0.0.1', r));
+    try {
+      const { port } = secure.address() as AddressInfo;
+      const dev = await startDevWith(
+        { NODE_EXTRA_CA_CERTS: cert },
+        '--https',
+        '--origin',
+        `https://127.0.0.1:${port}`,
+      );
+      const res = await get(dev.port, '/secure?x=1', { Host: 'www.example.org' });
+      expect(res.status).toBe(200);
+      expect(res.body).toBe('tls origin saw /secure?x=1 host=www.example.org proto=https');
+    } finally {
+      secure.closeAllConnections();
+      await new Promise((r) => secure.close(r));
+      fs.rmSync(certDir, { recursive: true, force: true });
+    }
+  });
+
+  it('an origin that cannot be reached gives the platform status 522', async () => {
+    const dead = http.createServer();
+    await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
+    const { port } = dead.address() as AddressInfo;
+    await new Promise((r) => dead.close(r));
+    const dev = await startDev('--origin', `http://127.0.0.1:${port}`, '--bypass', '/b');
+    const res = await get(dev.port, '/b/x');
+    expect(res.status).toBe(522);
+    expect(res.body).toContain('cannot reach the origin (ECONNREFUSED)');
   });
 
   it('--geo and --host-header replace the table and the Host', async () => {

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type net from 'node:net';
-import { answerError, forward } from './forward';
+import type { Duplex } from 'node:stream';
+import { answerError, forward, tunnel } from './forward';
 import { geoForIp, type Geo } from './geo';
 
 /** Who answered a request, as shown in the request log. */
@@ -40,6 +41,8 @@ export interface FrontOptions {
   onRequest: (record: RequestRecord) => void;
 }
 
+const NOT_RUNNING = 'nexthop dev: the app is not running (starting, restarting or crashed); see the terminal';
+
 /** Headers the edge sets itself: a client cannot send them through. */
 const EDGE_HEADER = /^(?:true-client-ip|section-io-)/;
 
@@ -73,25 +76,27 @@ export async function startFront(options: Readonly<FrontOptions>): Promise<http.
     return headers;
   }
 
-  const server = http.createServer(function emulatedFront(req, res) {
-    const started = process.hrtime.bigint();
+  /** Where a request goes: by path prefix to next-hop (bypass) or to the app, if it runs. */
+  function route(req: http.IncomingMessage) {
     const id = randomBytes(12).toString('hex');
     const path = req.url ?? '/';
     // nginx prefix locations: a plain string prefix of the path.
     const bypassed = bypass.some((prefix) => path.startsWith(prefix));
-    const appPort = options.appPort();
-    res.on('close', () => {
+    const port = bypassed ? options.nextHopPort : options.appPort();
+    const started = process.hrtime.bigint();
+    const record = (status: number) => {
       const by: AnsweredBy = bypassed ? 'bypass' : options.reachedOrigin(id) ? 'origin' : 'app';
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      options.onRequest({ method: req.method ?? 'GET', path, status: res.statusCode, ms, by, id });
-    });
-    const port = bypassed ? options.nextHopPort : appPort;
+      options.onRequest({ method: req.method ?? 'GET', path, status, ms, by, id });
+    };
+    return { id, port, record };
+  }
+
+  const server = http.createServer(function emulatedFront(req, res) {
+    const { id, port, record } = route(req);
+    res.on('close', () => record(res.statusCode));
     if (port === undefined) {
-      answerError(
-        res,
-        502,
-        'nexthop dev: the app is not running (starting, restarting or crashed); see the terminal',
-      );
+      answerError(res, 502, NOT_RUNNING);
       return;
     }
     forward(req, res, { protocol: 'http:', host: '127.0.0.1', port }, edgeHeaders(req, id), 60_000, (err) => {
@@ -100,6 +105,21 @@ export async function startFront(options: Readonly<FrontOptions>): Promise<http.
       else answerError(res, 502, `nexthop dev front: upstream failed (${err.code ?? err.message}) (502)`);
     });
   });
+  server.on(
+    'upgrade',
+    function emulatedFrontUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer) {
+      const { id, port, record } = route(req);
+      if (port === undefined) {
+        record(502);
+        socket.end(
+          `HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Length: ${NOT_RUNNING.length}\r\n\r\n${NOT_RUNNING}`,
+        );
+        return;
+      }
+      const headers = { ...edgeHeaders(req, id), connection: 'Upgrade', upgrade: req.headers.upgrade };
+      tunnel(req, socket, head, { protocol: 'http:', host: '127.0.0.1', port }, headers, record);
+    },
+  );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.listen ?? '127.0.0.1', () => {

@@ -2,7 +2,8 @@ import http from 'node:http';
 import type net from 'node:net';
 import tls from 'node:tls';
 import { freePort } from '../proc';
-import { answerError, forward, type Target } from './forward';
+import type { Duplex } from 'node:stream';
+import { answerError, forward, tunnel, type Target } from './forward';
 
 /** A fault the emulated next-hop simulates (`--next-hop-fault`). */
 export type NextHopFault =
@@ -50,6 +51,12 @@ export function startDemoOrigin(): Promise<http.Server> {
       res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'x-demo-origin': '1' });
       res.end(`${body}\n`);
     });
+  });
+  server.on('upgrade', (_req: http.IncomingMessage, socket: Duplex) => {
+    const text = 'the nexthop dev demo origin does not speak WebSocket; use --origin';
+    socket.end(
+      `HTTP/1.1 501 Not Implemented\r\nConnection: close\r\nContent-Length: ${text.length}\r\n\r\n${text}`,
+    );
   });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
@@ -125,18 +132,24 @@ export async function startNextHop(options: Readonly<NextHopOptions> = {}): Prom
       });
   const sockets = new Set<net.Socket>();
 
-  const server = http.createServer(async function emulatedNextHop(req, res) {
+  /** Apply the configured fault; true when the request must go no further. */
+  async function faulted(req: http.IncomingMessage): Promise<boolean> {
     if (fault?.kind === 'timeout') {
       note(req, 'timeout');
       req.resume(); // read the request, never answer
-      return;
+      return true;
     }
     if (fault?.kind === 'reset') {
       note(req, 'reset');
       req.socket.resetAndDestroy();
-      return;
+      return true;
     }
     if (fault?.kind === 'slow') await new Promise((r) => setTimeout(r, fault.ms));
+    return false;
+  }
+
+  const server = http.createServer(async function emulatedNextHop(req, res) {
+    if (await faulted(req)) return;
     const target = await route(req);
     note(req, demo ? 'demo' : 'origin');
     forward(req, res, target, req.headers, originTimeoutMs, (err) => {
@@ -152,6 +165,15 @@ export async function startNextHop(options: Readonly<NextHopOptions> = {}): Prom
         );
     });
   });
+  server.on(
+    'upgrade',
+    async function emulatedNextHopUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer) {
+      if (await faulted(req)) return;
+      const target = await route(req);
+      note(req, demo ? 'demo' : 'origin');
+      tunnel(req, socket, head, target, req.headers, () => {});
+    },
+  );
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));

@@ -46,6 +46,7 @@ export class AppProcess {
   private seen = new Set<number>();
   private ready = false;
   private stopping = false;
+  private disposed = false;
 
   constructor(private readonly options: AppProcessOptions) {}
 
@@ -60,7 +61,9 @@ export class AppProcess {
     return [...this.seen];
   }
 
+  /** Run `npm start` (no-op once disposed). */
   start(): void {
+    if (this.disposed) return;
     this.ready = false;
     this.stopping = false;
     const child = spawn('npm', ['start'], {
@@ -92,6 +95,18 @@ export class AppProcess {
       }
       await new Promise((r) => setTimeout(r, 100));
     }
+  }
+
+  /** Stop, then start again (unless disposed meanwhile). */
+  async restart(): Promise<void> {
+    await this.stop();
+    this.start();
+  }
+
+  /** Stop for good: a restart in flight will not start it again. */
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    await this.stop();
   }
 
   /** SIGTERM the whole tree, SIGKILL what is left after `graceMs`. */

@@ -18,6 +18,14 @@ export interface RequestRecord {
   readonly id: string;
 }
 
+/** A running front. */
+export interface Front {
+  /** The port bound (useful with `port: 0`). */
+  readonly port: number;
+  /** Stop listening and cut every connection, WebSocket tunnels included. */
+  close(): Promise<void>;
+}
+
 /** Options of {@link startFront}. */
 export interface FrontOptions {
   port: number;
@@ -55,7 +63,7 @@ function peerIp(socket: net.Socket): string {
  * X-Forwarded-For, X-Forwarded-Proto, section-io-id, section-io-geo-*), keeps Host, and
  * routes by path prefix to the app or straight to next-hop.
  */
-export async function startFront(options: Readonly<FrontOptions>): Promise<http.Server> {
+export async function startFront(options: Readonly<FrontOptions>): Promise<Front> {
   const bypass = options.bypass ?? [];
   const proto = options.https ? 'https' : 'http';
 
@@ -75,6 +83,8 @@ export async function startFront(options: Readonly<FrontOptions>): Promise<http.
     if (options.hostHeader) headers.host = options.hostHeader;
     return headers;
   }
+
+  const tunnels = new Set<Duplex>();
 
   /** Where a request goes: by path prefix to next-hop (bypass) or to the app, if it runs. */
   function route(req: http.IncomingMessage) {
@@ -116,6 +126,8 @@ export async function startFront(options: Readonly<FrontOptions>): Promise<http.
         );
         return;
       }
+      tunnels.add(socket);
+      socket.on('close', () => tunnels.delete(socket));
       const headers = { ...edgeHeaders(req, id), connection: 'Upgrade', upgrade: req.headers.upgrade };
       tunnel(req, socket, head, { protocol: 'http:', host: '127.0.0.1', port }, headers, record);
     },
@@ -127,5 +139,12 @@ export async function startFront(options: Readonly<FrontOptions>): Promise<http.
       resolve();
     });
   });
-  return server;
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close() {
+      for (const socket of tunnels) socket.destroy();
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
 }

@@ -1,4 +1,3 @@
-import type http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { createPainter, paintStatus, type Painter } from '../colour';
@@ -7,8 +6,8 @@ import { UsageError, parseCommandArgs, parseIntFlag, type CliIO } from '../io';
 import { freePort } from '../proc';
 import { AppProcess, watchSources } from './app-process';
 import { destroyAgents } from './forward';
-import { startFront, type RequestRecord } from './front';
-import { parseGeo } from './geo';
+import { startFront, type Front, type RequestRecord } from './front';
+import { parseGeo, type Geo } from './geo';
 import { startNextHop, type NextHopFault } from './next-hop';
 
 /** Help text of `nexthop dev`. */
@@ -98,6 +97,58 @@ function requestLine(c: Painter, r: RequestRecord, fault: NextHopFault | undefin
   return `${r.method.padEnd(7)} ${r.path} ${paintStatus(c, r.status)} ${c.dim(`${r.ms.toFixed(0)} ms`)} ${by}${faultNote}\n`;
 }
 
+/** Everything `dev` was asked for, parsed and validated. */
+interface DevSettings {
+  readonly dir: string;
+  readonly port: number;
+  readonly listen: string;
+  readonly https: boolean;
+  readonly clientIp?: string;
+  readonly geo?: Geo;
+  readonly hostHeader?: string;
+  readonly bypass: string[];
+  readonly origin?: URL;
+  readonly fault?: NextHopFault;
+  readonly faultText?: string;
+  readonly watch: boolean;
+}
+
+function devSettings(values: DevValues, positionals: string[], cwd: string): DevSettings {
+  const clientIp = values['client-ip'];
+  if (clientIp !== undefined && net.isIP(clientIp) === 0) {
+    throw new UsageError(`--client-ip "${clientIp}" is not an IP address`);
+  }
+  const faultText = values['next-hop-fault'];
+  return {
+    dir: path.resolve(cwd, positionals[0] ?? '.'),
+    port: parseIntFlag('port', values.port, 8080, 0, 65535),
+    listen: values.listen ?? '127.0.0.1',
+    https: values.https ?? false,
+    clientIp,
+    geo: values.geo === undefined ? undefined : parseGeo(values.geo),
+    hostHeader: values['host-header'],
+    bypass: values.bypass === undefined ? [] : parseBypass(values.bypass),
+    origin: values.origin === undefined ? undefined : parseOrigin(values.origin),
+    fault: faultText === undefined ? undefined : parseFault(faultText),
+    faultText,
+    watch: values.watch ?? false,
+  };
+}
+
+type DevValues = ReturnType<typeof parseCommandArgs<typeof OPTIONS>>['values'];
+
+function banner(s: DevSettings, c: Painter, frontPort: number, appPort: number, nextHopUrl: string): string {
+  const lines = [
+    c.bold('nexthop dev'),
+    `  front      http://${s.listen}:${frontPort}  X-Forwarded-Proto: ${s.https ? 'https' : 'http'}`,
+    `  app        npm start in ${s.dir}  PORT=${appPort} LOG_DIR=${path.join(s.dir, 'logs')}`,
+    `  next-hop   ${nextHopUrl} → ${s.origin ? s.origin.origin : 'demo origin (echoes the request)'}` +
+      (s.faultText ? `  fault: ${s.faultText}` : ''),
+  ];
+  if (s.bypass.length > 0) lines.push(`  bypass     ${s.bypass.join(', ')}`);
+  return `${lines.join('\n')}\n`;
+}
+
 /** `nexthop dev [dir]`: runs until SIGINT/SIGTERM (or the app crashes without --watch). */
 export async function devCommand(argv: readonly string[], io: CliIO): Promise<number> {
   const { values, positionals } = parseCommandArgs(argv, OPTIONS);
@@ -105,28 +156,20 @@ export async function devCommand(argv: readonly string[], io: CliIO): Promise<nu
     io.stdout.write(`${DEV_HELP}\n`);
     return 0;
   }
-  const clientIp = values['client-ip'];
-  if (clientIp !== undefined && net.isIP(clientIp) === 0) {
-    throw new UsageError(`--client-ip "${clientIp}" is not an IP address`);
-  }
-  const dir = path.resolve(io.cwd, positionals[0] ?? '.');
-  const fault = values['next-hop-fault'] === undefined ? undefined : parseFault(values['next-hop-fault']);
-  const origin = values.origin === undefined ? undefined : parseOrigin(values.origin);
-  const settings = {
-    port: parseIntFlag('port', values.port, 8080, 0, 65535),
-    geo: values.geo === undefined ? undefined : parseGeo(values.geo),
-    bypass: values.bypass === undefined ? [] : parseBypass(values.bypass),
-  };
+  return runDev(devSettings(values, positionals, io.cwd), io);
+}
+
+async function runDev(s: DevSettings, io: CliIO): Promise<number> {
   const c = createPainter(io.stdout, io.env);
   const say = (text: string) => io.stdout.write(`${text}\n`);
-
-  const nextHop = await startNextHop({ origin, fault });
+  const nextHop = await startNextHop({ origin: s.origin, fault: s.fault });
   const appPort = await freePort();
-  const logDir = path.join(dir, 'logs');
+  const logDir = path.join(s.dir, 'logs');
   let finish: (code: number) => void = () => {};
   const done = new Promise<number>((resolve) => (finish = resolve));
+  let frontPort = s.port;
   const app = new AppProcess({
-    dir,
+    dir: s.dir,
     port: appPort,
     env: {
       NODE_ENV: 'development',
@@ -137,73 +180,63 @@ export async function devCommand(argv: readonly string[], io: CliIO): Promise<nu
     },
     onOutput: (line, stream) =>
       (stream === 'stderr' ? io.stderr : io.stdout).write(`${c.dim('app │')} ${line}\n`),
-    onReady: () =>
-      say(
-        `${c.green('ready')}: http://${values.listen ?? '127.0.0.1'}:${frontPort()} → app on PORT=${appPort}`,
-      ),
+    onReady: () => say(`${c.green('ready')}: http://${s.listen}:${frontPort} → app on PORT=${appPort}`),
     onCrash: (why) => {
       io.stderr.write(`${c.red('✗ the app stopped')} (${why})`);
-      if (values.watch) io.stderr.write('; the emulator stays up and restarts it when a file changes\n');
+      if (s.watch) io.stderr.write('; the emulator stays up and restarts it when a file changes\n');
       else {
         io.stderr.write('; stopping (use --watch to keep the emulator up)\n');
         finish(1);
       }
     },
   });
-
-  let front: http.Server;
+  let front: Front;
   try {
     front = await startFront({
-      ...settings,
-      listen: values.listen,
-      https: values.https,
-      clientIp,
-      hostHeader: values['host-header'],
+      ...s,
       appPort: () => app.port,
       nextHopPort: nextHop.port,
       reachedOrigin: (id) => nextHop.outcome(id) !== undefined,
-      onRequest: (record) => io.stdout.write(requestLine(c, record, fault)),
+      onRequest: (record) => io.stdout.write(requestLine(c, record, s.fault)),
     });
   } catch (err) {
     await nextHop.close();
-    throw new UsageError(`cannot listen on port ${settings.port}: ${(err as Error).message}; use --port`);
+    throw new UsageError(`cannot listen on ${s.listen}:${s.port}: ${(err as Error).message}; use --port`);
   }
-  function frontPort(): number {
-    return (front.address() as net.AddressInfo).port;
-  }
-
-  say(c.bold('nexthop dev'));
-  say(
-    `  front      http://${values.listen ?? '127.0.0.1'}:${frontPort()}  X-Forwarded-Proto: ${values.https ? 'https' : 'http'}`,
-  );
-  say(`  app        npm start in ${dir}  PORT=${appPort} LOG_DIR=${logDir}`);
-  say(
-    `  next-hop   ${nextHop.url} → ${origin ? origin.origin : 'demo origin (echoes the request)'}${fault ? `  fault: ${values['next-hop-fault']}` : ''}`,
-  );
-  if (settings.bypass.length > 0) say(`  bypass     ${settings.bypass.join(', ')}`);
+  frontPort = front.port;
+  io.stdout.write(banner(s, c, front.port, appPort, nextHop.url));
   app.start();
-
-  const watcher = values.watch
-    ? watchSources(dir, logDir, readGitignore(dir), (file) => {
+  const watcher = s.watch
+    ? watchSources(s.dir, logDir, readGitignore(s.dir), (file) => {
         say(c.yellow(`↻ ${file} changed: restarting the app`));
-        void app.stop().then(() => app.start());
+        void app.restart();
       })
     : undefined;
-
-  const onSignal = (signal: NodeJS.Signals) => {
-    say(c.dim(`\n${signal}: stopping`));
-    finish(0);
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  const code = await done;
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
+  const code = await untilSignal(done, finish, (signal) => say(c.dim(`\n${signal}: stopping`)));
   watcher?.close();
-  await app.stop();
-  front.closeAllConnections();
-  await new Promise((r) => front.close(r));
+  await app.dispose();
+  await front.close();
   await nextHop.close();
   destroyAgents();
   return code;
+}
+
+/** Resolve with `done`'s code, or 0 on the first SIGINT/SIGTERM (Ctrl-C). */
+async function untilSignal(
+  done: Promise<number>,
+  finish: (code: number) => void,
+  onSignal: (signal: NodeJS.Signals) => void,
+): Promise<number> {
+  const handler = (signal: NodeJS.Signals) => {
+    onSignal(signal);
+    finish(0);
+  };
+  process.once('SIGINT', handler);
+  process.once('SIGTERM', handler);
+  try {
+    return await done;
+  } finally {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+  }
 }

@@ -17,7 +17,8 @@ Check a project folder against the edge platform's Node.js contract, one line pe
 
 Options:
   --run            also start \`npm start\` with a free PORT and a temp LOG_DIR and check that it
-                   answers HTTP/1.1 on PORT, listens on no other TCP port and exits on SIGTERM
+                   answers HTTP/1.1 on PORT, listens on no other TCP port, exits on SIGTERM
+                   and writes no log file outside LOG_DIR
   --timeout <ms>   with --run: time npm start gets to answer (default 30000)
   --grace <ms>     with --run: time the app gets to exit after SIGTERM (default 10000)
   --quiet, -q      print nothing and exit 0 when every Must passes; else exit 1 with the

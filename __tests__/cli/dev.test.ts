@@ -345,9 +345,11 @@ describe('nexthop dev options', () => {
     await dev.waitFor(/ready: [^\n]*\n[\s\S]*ready: /);
     const second = JSON.parse((await get(dev.port, '/app/x')).body).pid;
     expect(second).not.toBe(first);
-    // Changes to ignored paths (the log folder) do not restart it.
+    // Changes to ignored paths (the log folder, build output in .gitignore) do not restart it.
     fs.mkdirSync(path.join(dev.dir, 'logs'), { recursive: true });
     fs.writeFileSync(path.join(dev.dir, 'logs', 'app.log'), 'x\n');
+    fs.mkdirSync(path.join(dev.dir, 'build'));
+    fs.writeFileSync(path.join(dev.dir, 'build', 'out.js'), '// built\n');
     await new Promise((r) => setTimeout(r, 600)); // longer than the 200 ms debounce: proving a non-event
     expect(dev.output().match(/↻/g)).toHaveLength(1);
   });

@@ -138,7 +138,8 @@ export function watchSources(
     const rel = filename.split(path.sep).join('/');
     if (/(?:^|\/)(?:node_modules|\.git)(?:\/|$)/.test(rel)) return;
     if (logRel && (rel === logRel || rel.startsWith(`${logRel}/`))) return;
-    if (matcher?.(rel)) return;
+    // The entry may be gone already: a folder pattern (`dist/`) counts as matching either way.
+    if (matcher && (matcher(rel, true) || matcher(rel, false))) return;
     clearTimeout(timer);
     timer = setTimeout(() => onChange(rel), 200);
   });

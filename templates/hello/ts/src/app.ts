@@ -4,7 +4,15 @@ import { createApp, errorHandler, nextHopProxy } from 'nexthop';
 export function buildApp() {
   const app = createApp();
   app.get('/hello', (req, res) => {
-    res.json({ message: 'Hello from the edge', clientIp: req.ip, protocol: req.protocol });
+    // req.clientIp, req.protocol and req.geo come from the platform's headers (True-Client-IP,
+    // X-Forwarded-Proto, section-io-geo-*), believed only from the platform's own proxies.
+    res.json({
+      message: 'Hello from the edge',
+      clientIp: req.clientIp,
+      protocol: req.protocol,
+      country: req.geo.countryCode,
+      city: req.geo.city,
+    });
   });
   app.use(nextHopProxy());
   app.use(errorHandler());

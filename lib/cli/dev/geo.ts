@@ -11,7 +11,9 @@ export const GEO_FIELDS = [
   'postal-code',
   'asn',
 ] as const;
+/** One geo header suffix, e.g. `country-code`. */
 export type GeoField = (typeof GEO_FIELDS)[number];
+/** Geo header values by suffix, as the front sends them. */
 export type Geo = Partial<Record<GeoField, string>>;
 
 const ALIASES: Record<string, GeoField> = { country: 'country-code', postal: 'postal-code', lat: 'latlon' };

@@ -16,14 +16,17 @@ export interface CheckResult {
   readonly detail?: string;
 }
 
+/** A passing check (✓). */
 export function pass(id: string, message: string, rule?: number): CheckResult {
   return { id, rule, status: 'pass', message };
 }
 
+/** A broken Must (✗), with what to do about it. */
 export function fail(id: string, message: string, fix: string, rule?: number): CheckResult {
   return { id, rule, status: 'fail', message, fix };
 }
 
+/** A warning (!), with what to do about it. */
 export function warn(id: string, message: string, fix: string, rule?: number): CheckResult {
   return { id, rule, status: 'warn', message, fix };
 }

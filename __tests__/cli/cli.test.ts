@@ -37,6 +37,16 @@ describe('nexthop (arguments, help, version)', () => {
     [['dev', '--origin', 'ftp://x'], 2, '--origin "ftp://x" must be an http: or https: URL'],
     [['dev', '--bypass', 'static'], 2, '--bypass entry "static" must be a path prefix starting with "/"'],
     [['dev', '--geo', 'planet=Mars'], 2, '--geo key "planet" is unknown'],
+    [['doctor', '/no/such/folder'], 2, 'nexthop doctor: /no/such/folder is not a folder'],
+    [['doctor', __filename], 2, `nexthop doctor: ${__filename} is not a folder`],
+    [['init', __filename], 2, `nexthop init: ${__filename} is not a folder`],
+    [['dev', '/no/such/folder'], 2, 'nexthop dev: /no/such/folder is not a folder'],
+    [['dev', __dirname], 2, `nexthop dev: ${__dirname} has no readable package.json`],
+    [
+      ['dev', path.join(__dirname, '..', 'fixtures', 'doctor', 'good'), '--port', 'x'],
+      2,
+      '--port must be an integer',
+    ],
   ];
   it.each(CASES)('nexthop %j exits %s', async (args, code, text) => {
     const cap = captureIO(process.cwd());

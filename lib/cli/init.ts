@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createPainter } from './colour';
-import { UsageError, parseCommandArgs, type CliIO } from './io';
+import { UsageError, folderArg, parseCommandArgs, type CliIO } from './io';
 import { ownPackage } from './package-root';
 
 /** Help text of `nexthop init`. */
@@ -231,7 +231,7 @@ export async function initCommand(argv: readonly string[], io: CliIO): Promise<n
     }
     return 0;
   }
-  const dir = path.resolve(io.cwd, positionals[0] ?? '.');
+  const dir = folderArg(io.cwd, positionals[0], true);
   const language = values.js ? 'js' : 'ts';
   const written = scaffold(dir, {
     template: values.template,

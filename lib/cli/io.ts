@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -60,4 +62,12 @@ export function parseIntFlag(
   if (!(n >= min && n <= max))
     throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got "${value}"`);
   return n;
+}
+
+/** Resolve a command's `[dir]` argument and check that it is a folder. */
+export function folderArg(cwd: string, arg: string | undefined, mayBeMissing = false): string {
+  const dir = path.resolve(cwd, arg ?? '.');
+  const stat = fs.statSync(dir, { throwIfNoEntry: false });
+  if (stat ? !stat.isDirectory() : !mayBeMissing) throw new UsageError(`${dir} is not a folder`);
+  return dir;
 }

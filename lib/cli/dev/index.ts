@@ -1,8 +1,9 @@
+import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { createPainter, paintStatus, type Painter } from '../colour';
 import { readGitignore } from '../doctor/files-checks';
-import { UsageError, parseCommandArgs, parseIntFlag, type CliIO } from '../io';
+import { UsageError, folderArg, parseCommandArgs, parseIntFlag, type CliIO } from '../io';
 import { freePort } from '../proc';
 import { AppProcess, watchSources } from './app-process';
 import { destroyAgents } from './forward';
@@ -97,6 +98,23 @@ function requestLine(c: Painter, r: RequestRecord, fault: NextHopFault | undefin
   return `${r.method.padEnd(7)} ${r.path} ${paintStatus(c, r.status)} ${c.dim(`${r.ms.toFixed(0)} ms`)} ${by}${faultNote}\n`;
 }
 
+/** The project folder, which must have a start script: dev runs `npm start`. */
+function projectWithStart(cwd: string, arg: string | undefined): string {
+  const dir = folderArg(cwd, arg);
+  let start: unknown;
+  try {
+    start = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).scripts?.start;
+  } catch {
+    throw new UsageError(
+      `${dir} has no readable package.json; run it in your module's folder (or nexthop init)`,
+    );
+  }
+  if (typeof start !== 'string' || start.trim() === '') {
+    throw new UsageError(`${path.join(dir, 'package.json')} has no "start" script; dev runs \`npm start\``);
+  }
+  return dir;
+}
+
 /** Everything `dev` was asked for, parsed and validated. */
 interface DevSettings {
   readonly dir: string;
@@ -120,7 +138,7 @@ function devSettings(values: DevValues, positionals: string[], cwd: string): Dev
   }
   const faultText = values['next-hop-fault'];
   return {
-    dir: path.resolve(cwd, positionals[0] ?? '.'),
+    dir: projectWithStart(cwd, positionals[0]),
     port: parseIntFlag('port', values.port, 8080, 0, 65535),
     listen: values.listen ?? '127.0.0.1',
     https: values.https ?? false,

@@ -1,6 +1,5 @@
-import path from 'node:path';
 import { createPainter } from '../colour';
-import { parseCommandArgs, parseIntFlag, type CliIO } from '../io';
+import { folderArg, parseCommandArgs, parseIntFlag, type CliIO } from '../io';
 import { checkGitignore, readGitignore } from './files-checks';
 import { checkLockfile, checkPackageJson } from './package-checks';
 import { runChecks } from './run-checks';
@@ -85,7 +84,7 @@ export async function doctorCommand(argv: readonly string[], io: CliIO): Promise
     io.stdout.write(`${DOCTOR_HELP}\n`);
     return 0;
   }
-  const dir = path.resolve(io.cwd, positionals[0] ?? '.');
+  const dir = folderArg(io.cwd, positionals[0]);
   const results = await doctor(dir, {
     run: values.run,
     timeoutMs: parseIntFlag('timeout', values.timeout, 30_000, 100, 600_000),

@@ -32,6 +32,27 @@ describe('nexthop doctor --run', () => {
     expect(byId(results, 'run-one-port').message).toMatch(/^listens on TCP port \d+ only$/);
   });
 
+  it('warns when SIGTERM to npm does not reach the server (no exec in the start script)', async () => {
+    const dir = copyFixture('doctor', 'good');
+    try {
+      const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
+      pkg.scripts.start = 'node server.js';
+      fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify(pkg));
+      const results = runResults(await doctor(dir, { ...RUN, graceMs: 1000 }));
+      expect(results.map((r) => [r.id, r.status])).toEqual([
+        ['run-answers', 'pass'],
+        ['run-one-port', 'pass'],
+        ['run-sigterm-npm', 'warn'],
+        ['run-sigterm', 'pass'],
+        ['run-logs', 'pass'],
+      ]);
+      expect(byId(results, 'run-sigterm-npm').fix).toContain('"start": "exec node server.js"');
+      expect(processesIn(dir)).toEqual([]);
+    } finally {
+      fs.rmSync(path.dirname(dir), { recursive: true, force: true });
+    }
+  });
+
   it('fails a module that ignores PORT and listens elsewhere, naming the port', async () => {
     const results = runResults(await doctor(fixture('wrong-port'), { ...RUN, timeoutMs: 1500 }));
     const answers = byId(results, 'run-answers');
@@ -67,7 +88,7 @@ describe('nexthop doctor --run', () => {
     expect(Date.now() - started).toBeLessThan(8000);
     expect(cap.stdout()).toBe('');
     expect(cap.stderr()).toMatch(
-      /✗ still running 1000 ms after SIGTERM \(pids \d+\) — fix: on SIGTERM stop accepting/,
+      /✗ still running 1000 ms after SIGTERM \(pids \d+(?:, \d+)*\) — fix: on SIGTERM stop accepting/,
     );
     expect(cap.stderr()).toContain('SIGTERM ignored'); // the app's own output, as detail
   });

@@ -42,7 +42,7 @@ describe('nexthop init: scaffolding', () => {
     expect(pkg.scripts).toEqual({
       build: 'tsc',
       prestart: 'npm run build',
-      start: 'node dist/src/server.js',
+      start: 'exec node dist/src/server.js',
       test: 'tsc && node --test',
     });
     expect(pkg.dependencies).toEqual({ nexthop: `^${OWN.version}` });
@@ -68,7 +68,7 @@ describe('nexthop init: scaffolding', () => {
     expect(cap.stdout()).toContain('skipped npm install');
     const pkg = readJson(path.join(dir, 'package.json'));
     expect(pkg.name).toBe('edge-js');
-    expect(pkg.scripts).toEqual({ start: 'node src/server.js', test: 'node --test' });
+    expect(pkg.scripts).toEqual({ start: 'exec node src/server.js', test: 'node --test' });
     expect(Object.keys(pkg.devDependencies)).toEqual(['supertest']);
     expect(fs.existsSync(path.join(dir, 'src', 'server.js'))).toBe(true);
     expect(fs.existsSync(path.join(dir, 'tsconfig.json'))).toBe(false);

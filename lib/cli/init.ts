@@ -97,6 +97,8 @@ function copyTree(from: string, to: string, name: string, written: string[], rel
   }
 }
 
+// `exec`: npm runs the script with `sh -c` and passes SIGTERM to that shell only; exec makes
+// the server that shell's process, so a SIGTERM sent to npm reaches it (graceful deploys).
 function packageJson(name: string, meta: TemplateMeta, language: 'ts' | 'js', nexthopSpec: string): string {
   const own = ownPackage().devDependencies;
   const pin = (names: string[]) => Object.fromEntries(names.map((n) => [n, own[n] ?? '*']));
@@ -116,10 +118,10 @@ function packageJson(name: string, meta: TemplateMeta, language: 'ts' | 'js', ne
       ? {
           build: 'tsc',
           prestart: 'npm run build',
-          start: 'node dist/src/server.js',
+          start: 'exec node dist/src/server.js',
           test: 'tsc && node --test',
         }
-      : { start: 'node src/server.js', test: 'node --test' },
+      : { start: 'exec node src/server.js', test: 'node --test' },
     engines: { node: '>=20.19.0' },
     dependencies: { nexthop: nexthopSpec, ...meta.dependencies },
     devDependencies,

@@ -220,6 +220,14 @@ const BROKEN: [string, (dir: string) => void, string, 'fail' | 'warn', RegExp][]
     /LOG_DIR/,
   ],
   [
+    'a log folder next to the code',
+    (d) =>
+      edit(d, 'log.js', () => "new winston.transports.File({ dirname: './logs', filename: 'app.log' });\n"),
+    'log-dir',
+    'warn',
+    /LOG_DIR/,
+  ],
+  [
     'a log file elsewhere under /var/log',
     (d) => edit(d, 'log.js', () => "const file = '/var/log/app/error.log';\n"),
     'log-dir',
@@ -285,7 +293,16 @@ describe('nexthop doctor on fixture projects', () => {
       fs.appendFileSync(path.join(dir, '.gitignore'), 'dist/\n');
       fs.writeFileSync(
         path.join(dir, 'log.js'),
-        "const a = path.join(process.env.LOG_DIR, 'app.log');\nconst b = '/var/log/nodejs/error.log';\n",
+        [
+          "const a = path.join(process.env.LOG_DIR, 'app.log');",
+          "const b = '/var/log/nodejs/error.log';",
+          "const c = path.join(folder, 'error.log');",
+          "const ignore = ['logs/**', '*.log'];",
+          '// writes ./logs/app.log in development',
+          ' * Logs go to `/tmp/x.log` (a comment)',
+          "const catalog = 'catalog/items';",
+          "const gitignore = ['node_modules/', 'logs/'];",
+        ].join('\n'),
       );
       expect(notPassing(await doctor(dir))).toEqual([]);
     } finally {

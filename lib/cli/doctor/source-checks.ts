@@ -50,8 +50,21 @@ interface LineHint {
 }
 
 const NEXT_HOP_PORT = /\bnext-hop:(\d+)/g;
-// A quoted path to a .log file (or into a log folder) outside /var/log/nodejs.
-const LOG_PATH = /['"`]((?:[^'"`\s]*\/)?[^'"`\s/]+\.log|(?:\.{0,2}\/)?logs?\/[^'"`\s]*)['"`]/g;
+const QUOTED = /(['"`])([^'"`\s]{1,300})\1/g;
+
+/**
+ * A quoted path that names a log file or folder outside /var/log/nodejs: it has a slash
+ * (a bare name is usually joined to a folder variable), no glob, and ends in `.log` or
+ * names a `log`/`logs` folder. Comment lines are skipped.
+ */
+function logPathOutside(line: string): boolean {
+  if (/^\s*(?:\/\/|\/?\*)/.test(line) || /log_?dir/i.test(line)) return false;
+  return [...line.matchAll(QUOTED)].some(([, , value]) => {
+    if (!value.includes('/') || value.includes('*') || /^\/var\/log\/nodejs(?:\/|$)/.test(value))
+      return false;
+    return /\.log$/.test(value) || /(?:^|\/)logs?(?:\/.|$)/.test(value);
+  });
+}
 
 const LINE_HINTS: readonly LineHint[] = [
   {
@@ -74,10 +87,7 @@ const LINE_HINTS: readonly LineHint[] = [
   {
     id: 'log-dir',
     rule: 3,
-    // A line that builds the path from LOG_DIR (or a logDir variable) is fine.
-    hit: (line) =>
-      !/log_?dir/i.test(line) &&
-      [...line.matchAll(LOG_PATH)].some((m) => !m[1].startsWith('/var/log/nodejs/')),
+    hit: logPathOutside,
     passMessage: 'no log file path outside /var/log/nodejs in the source',
     warnMessage: 'a log file path outside /var/log/nodejs is written at',
     fix: 'write log files under process.env.LOG_DIR, default /var/log/nodejs (nexthop createLogger() does)',

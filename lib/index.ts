@@ -21,6 +21,14 @@ export type { NexthopErrorCode, NexthopErrorOptions } from './errors';
 // Request context (clientIp, forwardedProto, requireHttps, requestId, geo, securityHeaders)
 
 // Next-hop proxy (nextHopProxy)
+export { nextHopProxy, NEXT_HOP_PROXY_DEFAULTS, HEALTH_PATH } from '../middleware/next-hop-proxy';
+export type {
+  NextHopProxyOptions,
+  NextHopProxyHandler,
+  PathFilter,
+  UpstreamRecord,
+  UpstreamErrorCode,
+} from '../middleware/next-hop-proxy';
 
 // Logging middleware (accessLog)
 

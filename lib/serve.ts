@@ -1,12 +1,13 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import * as http from 'node:http';
+import net, { type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Application } from 'express';
 import createDebug from 'debug';
-import { loadConfig } from './config';
+import { startupContext } from './app';
 import { getAppContext } from './context';
 import { NexthopError } from './errors';
-import { closeLogger, createLogger, type Logger } from './logger';
+import { closeLogger, type Logger } from './logger';
+import { startupError } from './startup';
 
 const debug = createDebug('nexthop:serve');
 
@@ -60,12 +61,24 @@ export interface ServeHandle {
 }
 
 // Option names that would mean TLS or HTTP/2: the platform speaks plain HTTP/1.1 to the app.
-const NOT_PLAIN_HTTP = ['key', 'cert', 'pfx', 'ca', 'passphrase', 'secureContext', 'https', 'http2', 'allowHTTP1'];
+const NOT_PLAIN_HTTP = [
+  'key',
+  'cert',
+  'pfx',
+  'ca',
+  'passphrase',
+  'secureContext',
+  'https',
+  'http2',
+  'allowHTTP1',
+];
 
 function checkMs(name: string, value: unknown, fallback: number, min = 0): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value)) {
-    throw new TypeError(`nexthop serve: ${name} must be an integer number of milliseconds, got ${String(value)}`);
+    throw new TypeError(
+      `nexthop serve: ${name} must be an integer number of milliseconds, got ${String(value)}`,
+    );
   }
   if (value < min || value > 2_147_483_647) {
     throw new RangeError(`nexthop serve: ${name} must be from ${min} to 2147483647 ms, got ${value}`);
@@ -74,11 +87,13 @@ function checkMs(name: string, value: unknown, fallback: number, min = 0): numbe
 }
 
 function validate(app: unknown, options: Readonly<ServeOptions>) {
+  if (app instanceof net.Server) {
+    throw new TypeError(
+      'nexthop serve: pass the app, not a server: serve(app) creates the HTTP/1.1 server itself',
+    );
+  }
   if (typeof app !== 'function') {
     throw new TypeError('nexthop serve: the first argument must be an Express app, e.g. serve(createApp())');
-  }
-  if (app instanceof http.Server || 'listen' in app === false) {
-    throw new TypeError('nexthop serve: pass the app, not a server: serve(app) creates the HTTP/1.1 server itself');
   }
   const tls = NOT_PLAIN_HTTP.filter((k) => k in options);
   if (tls.length > 0) {
@@ -88,10 +103,20 @@ function validate(app: unknown, options: Readonly<ServeOptions>) {
         'the platform terminates TLS at the edge and talks plain HTTP/1.1 to the app on PORT. Remove it.',
     );
   }
-  if (options.port !== undefined && (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535)) {
-    throw new RangeError(`nexthop serve: port must be an integer from 0 to 65535, got ${String(options.port)}`);
+  if (
+    options.port !== undefined &&
+    (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535)
+  ) {
+    throw new RangeError(
+      `nexthop serve: port must be an integer from 0 to 65535, got ${String(options.port)}`,
+    );
   }
-  const keepAliveTimeout = checkMs('keepAliveTimeout', options.keepAliveTimeout, DEFAULT_KEEP_ALIVE_TIMEOUT, 1);
+  const keepAliveTimeout = checkMs(
+    'keepAliveTimeout',
+    options.keepAliveTimeout,
+    DEFAULT_KEEP_ALIVE_TIMEOUT,
+    1,
+  );
   return {
     keepAliveTimeout,
     headersTimeout: checkMs('headersTimeout', options.headersTimeout, DEFAULT_HEADERS_TIMEOUT, 1),
@@ -131,7 +156,10 @@ function installProcessGuards(logger: Logger): void {
   if (guardsInstalled) return;
   guardsInstalled = true;
   process.on('uncaughtException', (err) => {
-    logger.error('uncaught exception; the process keeps answering', { err: describe(err), stack: stackOf(err) });
+    logger.error('uncaught exception; the process keeps answering', {
+      err: describe(err),
+      stack: stackOf(err),
+    });
   });
   process.on('unhandledRejection', (reason) => {
     logger.error('unhandled promise rejection; the process keeps answering', {
@@ -155,7 +183,7 @@ function listenError(err: NodeJS.ErrnoException, port: number): NexthopError {
       : err.code === 'EACCES'
         ? `port ${port} may not be bound by this user: use a port above 1023 (set PORT)`
         : `cannot listen on port ${port}: ${err.message}`;
-  return new NexthopError('ERR_NEXTHOP_LISTEN', `nexthop serve: ${why}`, { cause: err });
+  return new NexthopError('ERR_NEXTHOP_LISTEN', why, { cause: err });
 }
 
 /**
@@ -168,9 +196,9 @@ function listenError(err: NodeJS.ErrnoException, port: number): NexthopError {
  */
 export function serve(app: Application, options: Readonly<ServeOptions> = {}): Promise<ServeHandle> {
   const timing = validate(app, options);
-  const context = getAppContext(app);
-  const config = context?.config ?? loadConfig();
-  const logger = options.logger ?? context?.logger ?? createLogger({ dir: config.logDir, level: config.logLevel });
+  const context = getAppContext(app) ?? startupContext(options);
+  const { config } = context;
+  const logger = options.logger ?? context.logger;
   const port = options.port ?? config.port;
   const { handleSignals = true, processGuards = true } = options;
 
@@ -203,12 +231,13 @@ export function serve(app: Application, options: Readonly<ServeOptions> = {}): P
   });
 
   async function shutdown(reason: string): Promise<void> {
-    logger.info(`${reason}: draining`, { inFlight: inFlight.size, drainDelay: timing.drainDelay });
+    logger.info(`${reason}: shutting down`, { drainDelay: timing.drainDelay });
     if (timing.drainDelay > 0) await new Promise((r) => setTimeout(r, timing.drainDelay).unref());
     stopping = true;
     for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
+    logger.info('stopped accepting connections; finishing in-flight requests', { inFlight: inFlight.size });
     let forced = false;
     const timer = setTimeout(() => {
       forced = true;
@@ -228,7 +257,7 @@ export function serve(app: Application, options: Readonly<ServeOptions> = {}): P
   }
 
   return new Promise<ServeHandle>((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) => reject(listenError(err, port));
+    const onError = (err: NodeJS.ErrnoException) => reject(startupError(listenError(err, port)));
     server.once('error', onError);
     server.listen({ port, host: options.host }, () => {
       server.off('error', onError);

@@ -96,8 +96,14 @@ async function answer(req: http.IncomingMessage, res: http.ServerResponse, event
     body: length <= 65536 ? Buffer.concat(chunks).toString('utf8') : '',
   };
   const status = Number(url.searchParams.get('status') ?? 200);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'X-Upstream': 'echo' });
-  res.end(req.method === 'HEAD' ? undefined : JSON.stringify(echo));
+  const text = Buffer.from(JSON.stringify(echo));
+  const chunked = url.searchParams.has('chunked');
+  res.writeHead(status, {
+    'Content-Type': 'application/json',
+    'X-Upstream': 'echo',
+    ...(chunked ? {} : { 'Content-Length': text.length }),
+  });
+  res.end(req.method === 'HEAD' ? undefined : text);
 }
 
 /** An HTTP server on 127.0.0.1 that echoes method, url, headers and a body hash. */

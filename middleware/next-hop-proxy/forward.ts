@@ -94,7 +94,8 @@ export function forward(c: CompiledOptions, req: Request, res: Response, next: N
   }
   const ex = new Exchange(c, req, res, next, locals, path, head.headers, body);
   (res as Linked<Response>)[kExchange] = ex;
-  res.once('close', onClientClose);
+  // First in line, so an access-log listener on 'close' already sees a client abort recorded.
+  res.prependOnceListener('close', onClientClose);
   send(ex);
 }
 

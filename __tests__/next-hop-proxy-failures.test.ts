@@ -82,7 +82,14 @@ async function eventually(check: () => boolean, ms = 3000): Promise<void> {
 
 describe('failures before a response: status, short body, record, time bound', () => {
   test.each<[string, () => Promise<NextHopProxyOptions>, string, number, string, number]>([
-    ['connection refused → 502', async () => ({ target: await closedPort() }), '/', 502, 'ERR_NEXTHOP_UPSTREAM_REFUSED', 2000],
+    [
+      'connection refused → 502',
+      async () => ({ target: await closedPort() }),
+      '/',
+      502,
+      'ERR_NEXTHOP_UPSTREAM_REFUSED',
+      2000,
+    ],
     [
       'reset before a response → 502',
       async () => ({ target: await rawUpstream((s) => s.once('data', () => s.resetAndDestroy())) }),
@@ -99,8 +106,22 @@ describe('failures before a response: status, short body, record, time bound', (
       'ERR_NEXTHOP_UPSTREAM_RESET',
       2000,
     ],
-    ['DNS failure → 502', async () => ({ target: 'http://nexthop-test.invalid:80' }), '/', 502, 'ERR_NEXTHOP_UPSTREAM_DNS', 8000],
-    ['no response within timeout → 504', async () => ({ target: upstream.url, timeout: 300 }), '/silent', 504, 'ERR_NEXTHOP_UPSTREAM_TIMEOUT', 2000],
+    [
+      'DNS failure → 502',
+      async () => ({ target: 'http://nexthop-test.invalid:80' }),
+      '/',
+      502,
+      'ERR_NEXTHOP_UPSTREAM_DNS',
+      8000,
+    ],
+    [
+      'no response within timeout → 504',
+      async () => ({ target: upstream.url, timeout: 300 }),
+      '/silent',
+      504,
+      'ERR_NEXTHOP_UPSTREAM_TIMEOUT',
+      2000,
+    ],
     [
       'garbage instead of HTTP → 502',
       async () => ({ target: await rawUpstream((s) => s.once('data', () => s.end('SSH-2.0-nope\r\n\r\n'))) }),
@@ -116,8 +137,12 @@ describe('failures before a response: status, short body, record, time bound', (
     expect(text.status).toBe(status);
     expect(text.headers['content-type']).toBe('text/plain; charset=utf-8');
     expect(text.headers['cache-control']).toBe('no-store');
-    expect(text.body.toString()).toMatch(new RegExp(`^${status} [A-Za-z ]+: next-hop [a-z -]+ \\(${code}\\)\\n$`));
-    expect(text.body.toString()).not.toMatch(/127\.0\.0\.1|\.invalid|ECONN|ENOTFOUND|EAI_|ETIMEDOUT|HPE_|socket|Error/);
+    expect(text.body.toString()).toMatch(
+      new RegExp(`^${status} [A-Za-z ]+: next-hop [a-z -]+ \\(${code}\\)\\n$`),
+    );
+    expect(text.body.toString()).not.toMatch(
+      /127\.0\.0\.1|\.invalid|ECONN|ENOTFOUND|EAI_|ETIMEDOUT|HPE_|socket|Error/,
+    );
     const json = await send(proxy.port, { path, headers: { Accept: 'application/json' } });
     expect(json.status).toBe(status);
     expect(json.json()).toEqual({ error: { status, code, message: expect.stringMatching(/^next-hop /) } });
@@ -128,7 +153,9 @@ describe('failures before a response: status, short body, record, time bound', (
   test('connect timeout → 504 ERR_NEXTHOP_UPSTREAM_TIMEOUT', async () => {
     // A stopped child listening with a backlog of 1: once two connections fill its accept
     // queue, the kernel drops further SYNs and a connect hangs.
-    const child = spawn(process.execPath, ['-e', LISTEN_AND_PRINT_PORT], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['-e', LISTEN_AND_PRINT_PORT], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     closers.push(async () => {
       child.kill('SIGKILL');
       if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
@@ -167,7 +194,14 @@ describe('failures before a response: status, short body, record, time bound', (
 
   test('an upload to an unreachable next-hop is answered 502 and the connection closed', async () => {
     const proxy = await startProxy({ target: await closedPort() });
-    const req = http.request({ host: '127.0.0.1', port: proxy.port, method: 'PUT', path: '/up', headers: { 'Content-Length': 1_000_000 }, agent: false });
+    const req = http.request({
+      host: '127.0.0.1',
+      port: proxy.port,
+      method: 'PUT',
+      path: '/up',
+      headers: { 'Content-Length': 1_000_000 },
+      agent: false,
+    });
     req.on('error', () => {}); // the proxy may close before the client has written everything
     req.write(Buffer.alloc(1000));
     const [res] = (await once(req, 'response')) as [http.IncomingMessage];
@@ -186,10 +220,19 @@ describe('the platform health path', () => {
     const down = await startProxy({ target: await closedPort() });
     const text = await send(down.port, { path: `${HEALTH_PATH}?ts=2` });
     expect(text.status).toBe(200);
-    expect(text.body.toString()).toBe('ok: this instance is up; next-hop refused the connection (ERR_NEXTHOP_UPSTREAM_REFUSED)\n');
+    expect(text.body.toString()).toBe(
+      'ok: this instance is up; next-hop refused the connection (ERR_NEXTHOP_UPSTREAM_REFUSED)\n',
+    );
     const json = await send(down.port, { path: HEALTH_PATH, headers: { Accept: 'application/json' } });
-    expect(json.json()).toEqual({ status: 'ok', nextHop: 'unreachable', code: 'ERR_NEXTHOP_UPSTREAM_REFUSED' });
-    expect(down.records.map((r) => r?.error)).toEqual(['ERR_NEXTHOP_UPSTREAM_REFUSED', 'ERR_NEXTHOP_UPSTREAM_REFUSED']);
+    expect(json.json()).toEqual({
+      status: 'ok',
+      nextHop: 'unreachable',
+      code: 'ERR_NEXTHOP_UPSTREAM_REFUSED',
+    });
+    expect(down.records.map((r) => r?.error)).toEqual([
+      'ERR_NEXTHOP_UPSTREAM_REFUSED',
+      'ERR_NEXTHOP_UPSTREAM_REFUSED',
+    ]);
     expect((await send(down.port, { path: `${HEALTH_PATH}/deeper` })).status).toBe(502);
   });
 
@@ -202,23 +245,26 @@ describe('the platform health path', () => {
 });
 
 describe('failures after the response started', () => {
-  test.each(['/cut', '/cut-chunked'])('next-hop dies mid-response (%s) → the client connection is aborted', async (path) => {
-    const proxy = await startProxy({ target: upstream.url });
-    const req = http.get({ host: '127.0.0.1', port: proxy.port, path, agent: false });
-    const [res] = (await once(req, 'response')) as [http.IncomingMessage];
-    expect(res.statusCode).toBe(200);
-    let received = 0;
-    res.on('data', (c: Buffer) => (received += c.length));
-    const [outcome] = await Promise.race([
-      once(res, 'end').then(() => ['complete']),
-      once(res, 'error').then(([e]) => [(e as NodeJS.ErrnoException).code]),
-      once(res, 'aborted').then(() => ['aborted']),
-    ]);
-    expect(outcome).not.toBe('complete');
-    expect(received).toBe(100);
-    await eventually(() => proxy.records.length === 1);
-    expect(proxy.records[0]).toMatchObject({ status: 200, error: 'ERR_NEXTHOP_UPSTREAM_ABORTED' });
-  });
+  test.each(['/cut', '/cut-chunked'])(
+    'next-hop dies mid-response (%s) → the client connection is aborted',
+    async (path) => {
+      const proxy = await startProxy({ target: upstream.url });
+      const req = http.get({ host: '127.0.0.1', port: proxy.port, path, agent: false });
+      const [res] = (await once(req, 'response')) as [http.IncomingMessage];
+      expect(res.statusCode).toBe(200);
+      let received = 0;
+      res.on('data', (c: Buffer) => (received += c.length));
+      const [outcome] = await Promise.race([
+        once(res, 'end').then(() => ['complete']),
+        once(res, 'error').then(([e]) => [(e as NodeJS.ErrnoException).code]),
+        once(res, 'aborted').then(() => ['aborted']),
+      ]);
+      expect(outcome).not.toBe('complete');
+      expect(received).toBe(100);
+      await eventually(() => proxy.records.length === 1);
+      expect(proxy.records[0]).toMatchObject({ status: 200, error: 'ERR_NEXTHOP_UPSTREAM_ABORTED' });
+    },
+  );
 });
 
 describe('client aborts', () => {
@@ -227,7 +273,14 @@ describe('client aborts', () => {
     const baseline = upstream.open.size;
     for (let i = 0; i < 20; i++) {
       const firstBytes = once(upstream.events, 'first-bytes');
-      const req = http.request({ host: '127.0.0.1', port: proxy.port, method: 'POST', path: '/up', headers: { 'Content-Length': 1_000_000 }, agent: false });
+      const req = http.request({
+        host: '127.0.0.1',
+        port: proxy.port,
+        method: 'POST',
+        path: '/up',
+        headers: { 'Content-Length': 1_000_000 },
+        agent: false,
+      });
       req.on('error', () => {});
       req.write(Buffer.alloc(64 * 1024));
       await firstBytes;
@@ -283,7 +336,14 @@ describe('retry on a stale keep-alive socket', () => {
     const target = await rawUpstream(oneShot);
     const proxy = await startProxy({ target });
     expect((await send(proxy.port)).status).toBe(200);
-    const reply = await send(proxy.port, { method: 'POST', body: 'x', headers: { Accept: 'application/json' } });
-    expect([reply.status, reply.json<{ error: { code: string } }>().error.code]).toEqual([502, 'ERR_NEXTHOP_UPSTREAM_RESET']);
+    const reply = await send(proxy.port, {
+      method: 'POST',
+      body: 'x',
+      headers: { Accept: 'application/json' },
+    });
+    expect([reply.status, reply.json<{ error: { code: string } }>().error.code]).toEqual([
+      502,
+      'ERR_NEXTHOP_UPSTREAM_RESET',
+    ]);
   });
 });

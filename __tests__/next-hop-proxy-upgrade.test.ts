@@ -3,7 +3,15 @@ import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
-import { createApp, createLogger, loadConfig, nextHopProxy, serve, type NextHopProxyOptions, type ServeHandle } from 'nexthop';
+import {
+  createApp,
+  createLogger,
+  loadConfig,
+  nextHopProxy,
+  serve,
+  type NextHopProxyOptions,
+  type ServeHandle,
+} from 'nexthop';
 import { listen, shut } from './helpers/echo-upstream';
 import { tempDir } from './helpers/process';
 
@@ -63,7 +71,9 @@ async function openSocket(url: string, headers: Record<string, string> = {}): Pr
 /** Send a raw upgrade request and read until the server closes. */
 async function rawUpgrade(port: number, path: string): Promise<string> {
   const socket = net.connect(port, '127.0.0.1');
-  socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+  socket.write(
+    `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`,
+  );
   let text = '';
   socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
   await once(socket, 'close');

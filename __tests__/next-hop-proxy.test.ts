@@ -69,7 +69,10 @@ describe('paths and methods', () => {
 
   test('an absolute-form target goes to next-hop with its path only (no open proxy)', async () => {
     const port = await proxyPort();
-    const text = await rawExchange(port, 'GET http://evil.example/x?y=1 HTTP/1.1\r\nHost: shop.example\r\n\r\n');
+    const text = await rawExchange(
+      port,
+      'GET http://evil.example/x?y=1 HTTP/1.1\r\nHost: shop.example\r\n\r\n',
+    );
     expect(text).toMatch(/^HTTP\/1\.1 200/);
     const echo = JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4));
     expect(echo.url).toBe('/x?y=1');
@@ -162,7 +165,9 @@ describe('request headers', () => {
     expect(b.headers['true-client-ip']).toBe('127.0.0.1');
     expect(b.headers['x-request-id']).toBe('client-sent');
     expect(b.headers['x-forwarded-for']).toBe('127.0.0.1');
-    const c = (await send(await proxyPort({ xForwardedFor: false }), { headers: { 'X-Forwarded-For': '1.2.3.4' } })).json();
+    const c = (
+      await send(await proxyPort({ xForwardedFor: false }), { headers: { 'X-Forwarded-For': '1.2.3.4' } })
+    ).json();
     expect(c.headers['x-forwarded-for']).toBe('1.2.3.4');
     const d = (await send(await proxyPort({ xForwardedFor: false }))).json();
     expect(d.headers['x-forwarded-for']).toBeUndefined();
@@ -197,7 +202,10 @@ describe('request headers', () => {
     const te = (await send(port, { headers: { TE: 'gzip' } })).json();
     expect(te.headers.te).toBeUndefined();
     // Node's client refuses to send Trailer on a request without a chunked body: raw bytes.
-    const text = await rawExchange(port, 'GET /t HTTP/1.1\r\nHost: h\r\nTrailer: X-Sum\r\nX-After: 1\r\n\r\n');
+    const text = await rawExchange(
+      port,
+      'GET /t HTTP/1.1\r\nHost: h\r\nTrailer: X-Sum\r\nX-After: 1\r\n\r\n',
+    );
     const raw = JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4));
     expect([raw.headers.trailer, raw.headers['x-after']]).toEqual([undefined, '1']);
   });
@@ -213,7 +221,8 @@ describe('request headers', () => {
     for (const p of [port, await proxyPort()]) {
       const reply = await send(p, { path: '/hop-by-hop' });
       expect(reply.body.toString()).toBe('hop');
-      for (const gone of ['x-secret', 'proxy-connection', 'trailer', 'upgrade']) expect(reply.headers[gone]).toBeUndefined();
+      for (const gone of ['x-secret', 'proxy-connection', 'trailer', 'upgrade'])
+        expect(reply.headers[gone]).toBeUndefined();
       expect(reply.headers['keep-alive']).not.toBe('timeout=5'); // Node's own value, if any
       expect(reply.headers['set-cookie']).toEqual(['a=1; Path=/', 'b=2; Path=/']);
       expect(reply.headers['x-kept']).toBe('yes');
@@ -282,12 +291,19 @@ describe('bodies', () => {
       ['/json', 'application/json', '{"a": 1, "é": ["x", null]}', '{"a":1,"é":["x",null]}'],
       ['/json', 'application/vnd.api+json', '{"b":true}', '{"b":true}'],
       ['/form', 'application/x-www-form-urlencoded', 'a=1&b=x+y&a=2&c=%C3%A9', 'a=1&a=2&b=x%20y&c=%C3%A9'],
-      ['/nested', 'application/x-www-form-urlencoded', 'u[name]=Al&u[tags][]=a&u[tags][]=b', 'u%5Bname%5D=Al&u%5Btags%5D=a&u%5Btags%5D=b'],
+      [
+        '/nested',
+        'application/x-www-form-urlencoded',
+        'u[name]=Al&u[tags][]=a&u[tags][]=b',
+        'u%5Bname%5D=Al&u%5Btags%5D=a&u%5Btags%5D=b',
+      ],
       ['/text', 'text/plain; charset=utf-8', 'héllo wörld', 'héllo wörld'],
       ['/raw', 'application/octet-stream', Buffer.from([0, 1, 2, 255]), '\u0000\u0001\u0002\ufffd'],
     ];
     for (const [path, type, body, expected] of cases) {
-      const echo = (await send(port, { method: 'POST', path, headers: { 'Content-Type': type }, body })).json();
+      const echo = (
+        await send(port, { method: 'POST', path, headers: { 'Content-Type': type }, body })
+      ).json();
       expect([path, echo.body]).toEqual([path, expected]);
       expect(echo.headers['content-length']).toBe(String(echo.bodyLength));
       expect(echo.headers['transfer-encoding']).toBeUndefined();
@@ -301,7 +317,11 @@ describe('bodies', () => {
     });
     const bytes = Buffer.from('café', 'latin1');
     const echo = (
-      await send(port, { method: 'PUT', headers: { 'Content-Type': 'text/plain; charset=iso-8859-1' }, body: bytes })
+      await send(port, {
+        method: 'PUT',
+        headers: { 'Content-Type': 'text/plain; charset=iso-8859-1' },
+        body: bytes,
+      })
     ).json();
     expect(echo.bodyHash).toBe(sha256(bytes));
   });
@@ -314,10 +334,12 @@ describe('bodies', () => {
         req.on('end', () => next());
       });
       app.use(nextHopProxy({ target: upstream.url }));
-      app.use((err: NexthopError, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
-        codes.push(err.code);
-        res.status(err.status).end();
-      });
+      app.use(
+        (err: NexthopError, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+          codes.push(err.code);
+          res.status(err.status).end();
+        },
+      );
     });
     const reply = await send(port, { method: 'POST', headers: { 'Content-Type': 'image/png' }, body: 'abc' });
     expect([reply.status, codes]).toEqual([500, ['ERR_NEXTHOP_BODY_CONSUMED']]);
@@ -360,7 +382,13 @@ describe('bodies', () => {
   test('uploads stream: next-hop gets the first bytes before the client has sent the rest', async () => {
     const port = await proxyPort();
     const firstBytes = once(upstream.events, 'first-bytes');
-    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/stream', headers: { 'Content-Length': 8 } });
+    const req = http.request({
+      host: '127.0.0.1',
+      port,
+      method: 'POST',
+      path: '/stream',
+      headers: { 'Content-Length': 8 },
+    });
     const reply = new Promise<string>((resolve) =>
       req.on('response', (res) => {
         let text = '';
@@ -401,39 +429,128 @@ describe('keep-alive to next-hop', () => {
 
 describe('options are checked at creation', () => {
   test.each<[string, () => unknown, RegExp]>([
-    ['factory passed, not called', () => (nextHopProxy as unknown as (...a: unknown[]) => unknown)(new http.IncomingMessage(new net.Socket()), {}, () => {}), /app\.use\(nextHopProxy\(\)\)/],
+    [
+      'factory passed, not called',
+      () =>
+        (nextHopProxy as unknown as (...a: unknown[]) => unknown)(
+          new http.IncomingMessage(new net.Socket()),
+          {},
+          () => {},
+        ),
+      /app\.use\(nextHopProxy\(\)\)/,
+    ],
     ['options not an object', () => nextHopProxy('http://x' as never), /options must be an object/],
-    ['unknown option', () => nextHopProxy({ targt: 'http://x' } as never), /unknown option "targt"; known options: target/],
-    ['hpm option changeOrigin', () => nextHopProxy({ changeOrigin: true } as never), /"changeOrigin" is not supported: next-hop routes on the browser's Host/],
-    ['hpm option pathRewrite', () => nextHopProxy({ pathRewrite: {} } as never), /"pathRewrite" is not supported/],
+    [
+      'unknown option',
+      () => nextHopProxy({ targt: 'http://x' } as never),
+      /unknown option "targt"; known options: target/,
+    ],
+    [
+      'hpm option changeOrigin',
+      () => nextHopProxy({ changeOrigin: true } as never),
+      /"changeOrigin" is not supported: next-hop routes on the browser's Host/,
+    ],
+    [
+      'hpm option pathRewrite',
+      () => nextHopProxy({ pathRewrite: {} } as never),
+      /"pathRewrite" is not supported/,
+    ],
     ['target type', () => nextHopProxy({ target: 80 as never }), /target must be a string or URL/],
     ['target not a URL', () => nextHopProxy({ target: 'next-hop' }), /target "next-hop" is not a URL/],
     ['target ftp', () => nextHopProxy({ target: 'ftp://next-hop' }), /must be an http: URL/],
     ['target with path', () => nextHopProxy({ target: 'http://next-hop/base' }), /must be an origin only/],
-    ['forceHttps type', () => nextHopProxy({ target: 'http://x', forceHttps: 'yes' as never }), /forceHttps must be true or false/],
-    ['xForwardedFor type', () => nextHopProxy({ target: 'http://x', xForwardedFor: 1 as never }), /xForwardedFor must be true or false/],
-    ['timeout type', () => nextHopProxy({ target: 'http://x', timeout: 1.5 }), /timeout must be an integer number of milliseconds/],
-    ['connectTimeout type', () => nextHopProxy({ target: 'http://x', connectTimeout: '5' as never }), /connectTimeout must be an integer/],
-    ['freeSocketTimeout type', () => nextHopProxy({ target: 'http://x', freeSocketTimeout: NaN }), /freeSocketTimeout must be an integer/],
-    ['maxSockets type', () => nextHopProxy({ target: 'http://x', maxSockets: '8' as never }), /maxSockets must be an integer/],
-    ['agent type', () => nextHopProxy({ target: 'http://x', agent: {} as never }), /agent must be an http.Agent/],
-    ['agent with tuning', () => nextHopProxy({ target: 'http://x', agent: new http.Agent(), maxSockets: 4 }), /maxSockets cannot be combined with agent/],
-    ['pathFilter type', () => nextHopProxy({ target: 'http://x', pathFilter: 5 as never }), /pathFilter must be a path, a non-empty array/],
+    [
+      'forceHttps type',
+      () => nextHopProxy({ target: 'http://x', forceHttps: 'yes' as never }),
+      /forceHttps must be true or false/,
+    ],
+    [
+      'xForwardedFor type',
+      () => nextHopProxy({ target: 'http://x', xForwardedFor: 1 as never }),
+      /xForwardedFor must be true or false/,
+    ],
+    [
+      'timeout type',
+      () => nextHopProxy({ target: 'http://x', timeout: 1.5 }),
+      /timeout must be an integer number of milliseconds/,
+    ],
+    [
+      'connectTimeout type',
+      () => nextHopProxy({ target: 'http://x', connectTimeout: '5' as never }),
+      /connectTimeout must be an integer/,
+    ],
+    [
+      'freeSocketTimeout type',
+      () => nextHopProxy({ target: 'http://x', freeSocketTimeout: NaN }),
+      /freeSocketTimeout must be an integer/,
+    ],
+    [
+      'maxSockets type',
+      () => nextHopProxy({ target: 'http://x', maxSockets: '8' as never }),
+      /maxSockets must be an integer/,
+    ],
+    [
+      'agent type',
+      () => nextHopProxy({ target: 'http://x', agent: {} as never }),
+      /agent must be an http.Agent/,
+    ],
+    [
+      'agent with tuning',
+      () => nextHopProxy({ target: 'http://x', agent: new http.Agent(), maxSockets: 4 }),
+      /maxSockets cannot be combined with agent/,
+    ],
+    [
+      'pathFilter type',
+      () => nextHopProxy({ target: 'http://x', pathFilter: 5 as never }),
+      /pathFilter must be a path, a non-empty array/,
+    ],
     ['pathFilter empty', () => nextHopProxy({ target: 'http://x', pathFilter: [] }), /non-empty array/],
-    ['pathFilter entry', () => nextHopProxy({ target: 'http://x', pathFilter: ['api'] }), /pathFilter entry "api" must be a path starting with "\/"/],
-    ['healthPath', () => nextHopProxy({ target: 'http://x', healthPath: 'health' }), /healthPath must be false or a path/],
-    ['healthPath query', () => nextHopProxy({ target: 'http://x', healthPath: '/h?x' }), /healthPath must be false or a path/],
-    ['hook type', () => nextHopProxy({ target: 'http://x', onProxyRequest: 'x' as never }), /onProxyRequest must be a function/],
-    ['hook type', () => nextHopProxy({ target: 'http://x', onProxyResponse: {} as never }), /onProxyResponse must be a function/],
+    [
+      'pathFilter entry',
+      () => nextHopProxy({ target: 'http://x', pathFilter: ['api'] }),
+      /pathFilter entry "api" must be a path starting with "\/"/,
+    ],
+    [
+      'healthPath',
+      () => nextHopProxy({ target: 'http://x', healthPath: 'health' }),
+      /healthPath must be false or a path/,
+    ],
+    [
+      'healthPath query',
+      () => nextHopProxy({ target: 'http://x', healthPath: '/h?x' }),
+      /healthPath must be false or a path/,
+    ],
+    [
+      'hook type',
+      () => nextHopProxy({ target: 'http://x', onProxyRequest: 'x' as never }),
+      /onProxyRequest must be a function/,
+    ],
+    [
+      'hook type',
+      () => nextHopProxy({ target: 'http://x', onProxyResponse: {} as never }),
+      /onProxyResponse must be a function/,
+    ],
   ])('TypeError: %s', (_name, create, message) => {
     expect(create).toThrow(TypeError);
     expect(create).toThrow(message);
   });
 
   test.each<[string, () => unknown, RegExp]>([
-    ['timeout 0', () => nextHopProxy({ target: 'http://x', timeout: 0 }), /timeout must be from 1 to 2147483647 ms, got 0/],
-    ['connectTimeout huge', () => nextHopProxy({ target: 'http://x', connectTimeout: 2 ** 31 }), /connectTimeout must be from 1/],
-    ['maxSockets 0', () => nextHopProxy({ target: 'http://x', maxSockets: 0 }), /maxSockets must be from 1 to 65535, got 0/],
+    [
+      'timeout 0',
+      () => nextHopProxy({ target: 'http://x', timeout: 0 }),
+      /timeout must be from 1 to 2147483647 ms, got 0/,
+    ],
+    [
+      'connectTimeout huge',
+      () => nextHopProxy({ target: 'http://x', connectTimeout: 2 ** 31 }),
+      /connectTimeout must be from 1/,
+    ],
+    [
+      'maxSockets 0',
+      () => nextHopProxy({ target: 'http://x', maxSockets: 0 }),
+      /maxSockets must be from 1 to 65535, got 0/,
+    ],
   ])('RangeError: %s', (_name, create, message) => {
     expect(create).toThrow(RangeError);
     expect(create).toThrow(message);

@@ -31,7 +31,8 @@ export interface EchoUpstream {
 export function* pattern(size: number): Generator<Buffer> {
   const block = Buffer.alloc(65536);
   for (let i = 0; i < block.length; i++) block[i] = (i * 31 + (i >> 8)) & 0xff;
-  for (let sent = 0; sent < size; sent += block.length) yield block.subarray(0, Math.min(block.length, size - sent));
+  for (let sent = 0; sent < size; sent += block.length)
+    yield block.subarray(0, Math.min(block.length, size - sent));
 }
 
 export function sha256(data: Iterable<Buffer> | Buffer): string {
@@ -41,7 +42,11 @@ export function sha256(data: Iterable<Buffer> | Buffer): string {
   return hash.digest('hex');
 }
 
-async function answer(req: http.IncomingMessage, res: http.ServerResponse, events: EventEmitter): Promise<void> {
+async function answer(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  events: EventEmitter,
+): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://x');
   const route = url.pathname;
   if (route === '/silent') return; // never answers: timeout tests

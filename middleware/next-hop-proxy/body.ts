@@ -76,11 +76,14 @@ export function resendBody(req: IncomingMessage, contentType: string | undefined
   if (Buffer.isBuffer(body)) return { bytes: body };
   if (typeof body === 'string') return encodeText(body, contentType);
   const type = contentType?.toLowerCase() ?? '';
-  if (body !== undefined && type.includes('json')) return { bytes: Buffer.from(JSON.stringify(body), 'utf8') };
+  if (body !== undefined && type.includes('json'))
+    return { bytes: Buffer.from(JSON.stringify(body), 'utf8') };
   if (typeof body === 'object' && body !== null && type.includes('application/x-www-form-urlencoded')) {
     return { bytes: Buffer.from(encodeForm(body as Record<string, unknown>), 'utf8') };
   }
   return notResendable(
-    body === undefined ? 'by other middleware (req.body is not set)' : `into a form it cannot rebuild (${contentType})`,
+    body === undefined
+      ? 'by other middleware (req.body is not set)'
+      : `into a form it cannot rebuild (${contentType})`,
   );
 }

@@ -92,7 +92,12 @@ export function prefersJson(accept: string | undefined): boolean {
  * JSON or text, no internals. The connection closes when the request body was not read
  * to its end (what is left of an upload is not worth reading).
  */
-export function respondFailure(req: IncomingMessage, res: ServerResponse, code: NexthopErrorCode, health: boolean): void {
+export function respondFailure(
+  req: IncomingMessage,
+  res: ServerResponse,
+  code: NexthopErrorCode,
+  health: boolean,
+): void {
   const answer = (health ? ANSWERS.get(`health:${code}`) : ANSWERS.get(code)) ?? render(code, health);
   const json = prefersJson(req.headers.accept);
   const body = json ? answer.json : answer.text;

@@ -71,7 +71,13 @@ function localsOf(res: ServerResponse): Locals {
  * Forward `req` to next-hop and stream the answer back. Works on Express's req/res and on
  * plain Node ones (then `res.locals` is created).
  */
-export function forward(c: CompiledOptions, req: Request, res: Response, next: NextFunction | undefined, path: string): void {
+export function forward(
+  c: CompiledOptions,
+  req: Request,
+  res: Response,
+  next: NextFunction | undefined,
+  path: string,
+): void {
   const locals = localsOf(res);
   // Before any upstream header is written: securityHeaders leaves proxied responses alone.
   locals.nexthopProxied = true;
@@ -108,7 +114,8 @@ function partlyRead(): NexthopError {
 }
 
 function replaceContentType(headers: string[], value: string): void {
-  for (let i = 0; i < headers.length; i += 2) if (headers[i].toLowerCase() === 'content-type') headers[i + 1] = value;
+  for (let i = 0; i < headers.length; i += 2)
+    if (headers[i].toLowerCase() === 'content-type') headers[i + 1] = value;
 }
 
 function send(ex: Exchange): void {
@@ -157,7 +164,10 @@ function onUpstreamResponse(this: Linked<ClientRequest>, proxyRes: IncomingMessa
   const hook = ex.c.onProxyResponse;
   if (hook !== undefined && !runHook(ex, () => hook(proxyRes, ex.req, res))) return;
   try {
-    res.writeHead(proxyRes.statusCode ?? 502, hook === undefined ? responseHeaders(proxyRes) : editedResponseHeaders(proxyRes));
+    res.writeHead(
+      proxyRes.statusCode ?? 502,
+      hook === undefined ? responseHeaders(proxyRes) : editedResponseHeaders(proxyRes),
+    );
   } catch (err) {
     // A field Node refuses to write (invalid characters): the response cannot be relayed.
     debug('cannot relay response headers: %s', (err as Error).message);

@@ -48,7 +48,15 @@ const REQUEST_RULES = new Map<string, Rule>([
   ['x-request-id', Rule.RequestId],
 ]);
 
-const RESPONSE_DROP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'trailer', 'upgrade', 'te']);
+const RESPONSE_DROP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'trailer',
+  'upgrade',
+  'te',
+]);
 
 // Fields a `Connection` header may not remove: the next hop routes and identifies on them,
 // and letting a client strip them (`Connection: x-forwarded-for`) would hide the chain.
@@ -178,7 +186,8 @@ export function requestHead(c: CompiledOptions, req: IncomingMessage, upgrade: b
     const ip = context.clientIp;
     headers.push('True-Client-IP', typeof ip === 'string' && ip !== '' ? ip : peerAddress(req));
   }
-  if (requestId !== undefined && requestId !== null && requestId !== '') headers.push('X-Request-Id', String(requestId));
+  if (requestId !== undefined && requestId !== null && requestId !== '')
+    headers.push('X-Request-Id', String(requestId));
   if (upgrade) headers.push('Connection', 'Upgrade');
   const names = nominated(connection);
   if (names !== undefined) head.headers = withoutNames(headers, names);

@@ -187,11 +187,17 @@ function parseTarget(value: unknown): URL {
     return fail(`target ${shown} is not a URL; use e.g. "http://next-hop:80"`);
   }
   if (url.protocol === 'https:') {
-    throw new NexthopError('ERR_NEXTHOP_NOT_PLAIN_HTTP', `nexthop nextHopProxy: target ${shown} uses https: ${CONTRACT_RULE}`);
+    throw new NexthopError(
+      'ERR_NEXTHOP_NOT_PLAIN_HTTP',
+      `nexthop nextHopProxy: target ${shown} uses https: ${CONTRACT_RULE}`,
+    );
   }
-  if (url.protocol !== 'http:' || !url.hostname) fail(`target ${shown} must be an http: URL, e.g. "http://next-hop:80"`);
+  if (url.protocol !== 'http:' || !url.hostname)
+    fail(`target ${shown} must be an http: URL, e.g. "http://next-hop:80"`);
   if (url.username || url.password || url.search || url.hash || url.pathname !== '/') {
-    fail(`target ${shown} must be an origin only (scheme, host, port): each request path goes as sent; use e.g. "http://next-hop:80"`);
+    fail(
+      `target ${shown} must be an origin only (scheme, host, port): each request path goes as sent; use e.g. "http://next-hop:80"`,
+    );
   }
   return url;
 }
@@ -214,7 +220,8 @@ function checkBoolean(name: string, value: unknown, fallback: boolean): boolean 
 }
 
 function checkHook<T>(name: string, value: T): T {
-  if (value !== undefined && typeof value !== 'function') fail(`${name} must be a function, got ${typeof value}`);
+  if (value !== undefined && typeof value !== 'function')
+    fail(`${name} must be a function, got ${typeof value}`);
   return value;
 }
 
@@ -222,7 +229,9 @@ function checkHealthPath(value: unknown): string | false {
   if (value === undefined) return DEFAULTS.healthPath;
   if (value === false) return false;
   if (typeof value !== 'string' || !value.startsWith('/') || /[?#\s]/.test(value)) {
-    fail(`healthPath must be false or a path starting with "/" (no query), e.g. "${HEALTH_PATH}", got ${String(value)}`);
+    fail(
+      `healthPath must be false or a path starting with "/" (no query), e.g. "${HEALTH_PATH}", got ${String(value)}`,
+    );
   }
   return value;
 }
@@ -230,13 +239,15 @@ function checkHealthPath(value: unknown): string | false {
 function buildAgent(options: Readonly<NextHopProxyOptions>): http.Agent {
   const tuning = ['maxSockets', 'freeSocketTimeout', 'connectTimeout'] as const;
   if (options.agent !== undefined) {
-    if (!(options.agent instanceof http.Agent)) fail('agent must be an http.Agent, e.g. new http.Agent({ keepAlive: true })');
+    if (!(options.agent instanceof http.Agent))
+      fail('agent must be an http.Agent, e.g. new http.Agent({ keepAlive: true })');
     const clash = tuning.find((k) => options[k] !== undefined);
     if (clash) fail(`${clash} cannot be combined with agent: set it on your agent instead`);
     return options.agent;
   }
   const maxSockets = options.maxSockets ?? DEFAULTS.maxSockets;
-  if (typeof maxSockets !== 'number' || !Number.isInteger(maxSockets)) fail(`maxSockets must be an integer, got ${String(maxSockets)}`);
+  if (typeof maxSockets !== 'number' || !Number.isInteger(maxSockets))
+    fail(`maxSockets must be an integer, got ${String(maxSockets)}`);
   if (maxSockets < 1 || maxSockets > 65_535) {
     throw new RangeError(`nexthop nextHopProxy: maxSockets must be from 1 to 65535, got ${maxSockets}`);
   }

@@ -71,7 +71,9 @@ export function proxyUpgrade(c: CompiledOptions, req: IncomingMessage, socket: D
   };
   socket.once('close', abandon);
   socket.on('error', abandon);
-  proxyReq.on('timeout', () => proxyReq.destroy(Object.assign(new Error('upgrade timed out'), { code: 'ETIMEDOUT' })));
+  proxyReq.on('timeout', () =>
+    proxyReq.destroy(Object.assign(new Error('upgrade timed out'), { code: 'ETIMEDOUT' })),
+  );
   proxyReq.on('error', (err: NodeJS.ErrnoException) => {
     if (answered) return;
     answered = true;

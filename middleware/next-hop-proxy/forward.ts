@@ -101,7 +101,7 @@ export function forward(
   const ex = new Exchange(c, req, res, next, locals, path, head.headers, body);
   (res as Linked<Response>)[kExchange] = ex;
   // First in line, so an access-log listener on 'close' already sees a client abort recorded.
-  res.prependOnceListener('close', onClientClose);
+  res.prependListener('close', onClientClose);
   send(ex);
 }
 
@@ -176,7 +176,7 @@ function onUpstreamResponse(this: Linked<ClientRequest>, proxyRes: IncomingMessa
     return fail(ex, 'ERR_NEXTHOP_UPSTREAM');
   }
   (proxyRes as Linked<IncomingMessage>)[kExchange] = ex;
-  proxyRes.once('close', onUpstreamResponseClose);
+  proxyRes.on('close', onUpstreamResponseClose);
   proxyRes.pipe(res);
 }
 

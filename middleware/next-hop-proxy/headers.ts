@@ -74,9 +74,12 @@ const PROTECTED = new Set([
 // Tokens of Connection that are not field names to remove.
 const CONNECTION_OPTIONS = new Set(['close', 'keep-alive', 'upgrade', 'te', 'connection']);
 
+const COMMON_CONNECTION = new Set(['keep-alive', 'Keep-Alive', 'close', 'Close', 'Upgrade', 'upgrade']);
+
 /** Lowercase field names a Connection value nominates for removal, or undefined. */
 function nominated(connection: string | undefined): Set<string> | undefined {
-  if (connection === undefined) return undefined;
+  // The common values name no field: skip the split on the hot path.
+  if (connection === undefined || COMMON_CONNECTION.has(connection)) return undefined;
   let names: Set<string> | undefined;
   for (const raw of connection.split(',')) {
     const token = raw.trim().toLowerCase();

@@ -1,5 +1,5 @@
-import http from 'node:http';
-import net from 'node:net';
+import { Agent, type ClientRequestArgs } from 'node:http';
+import { createConnection, type NetConnectOpts, type Socket } from 'node:net';
 
 /** Settings of the default upstream agent. */
 export interface NextHopAgentOptions {
@@ -17,7 +17,7 @@ export class ConnectTimeoutError extends Error {
   }
 }
 
-function onConnectTimeout(socket: net.Socket, ms: number): void {
+function onConnectTimeout(socket: Socket, ms: number): void {
   socket.destroy(new ConnectTimeoutError(ms));
 }
 
@@ -27,7 +27,7 @@ function onConnectTimeout(socket: net.Socket, ms: number): void {
  * socket we are about to reuse), LIFO reuse so surplus sockets age out, and a connect
  * timeout that costs nothing on reused sockets (the timer lives on the new socket only).
  */
-export class NextHopAgent extends http.Agent {
+export class NextHopAgent extends Agent {
   readonly connectTimeout: number;
 
   constructor({ maxSockets, freeSocketTimeout, connectTimeout }: NextHopAgentOptions) {
@@ -43,8 +43,8 @@ export class NextHopAgent extends http.Agent {
   }
 
   /** Node's agent calls this for every new socket. */
-  override createConnection(options: http.ClientRequestArgs): net.Socket {
-    const socket = net.createConnection(options as net.NetConnectOpts);
+  override createConnection(options: ClientRequestArgs): Socket {
+    const socket = createConnection(options as NetConnectOpts);
     const timer = setTimeout(onConnectTimeout, this.connectTimeout, socket, this.connectTimeout);
     const clear = () => clearTimeout(timer);
     socket.once('connect', clear);

@@ -1,5 +1,4 @@
-import http from 'node:http';
-import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
+import { request, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { NextFunction, Request, Response } from 'express';
 import createDebug from 'debug';
@@ -120,7 +119,7 @@ function replaceContentType(headers: string[], value: string): void {
 
 function send(ex: Exchange): void {
   const { c, req } = ex;
-  const proxyReq = http.request({
+  const proxyReq = request({
     agent: c.agent,
     host: c.host,
     port: c.port,

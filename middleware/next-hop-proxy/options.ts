@@ -1,5 +1,4 @@
-import http from 'node:http';
-import type { ClientRequest, IncomingMessage } from 'node:http';
+import { Agent, type ClientRequest, type IncomingMessage } from 'node:http';
 import type { Request, Response } from 'express';
 import { loadConfig } from '../../lib/config';
 import { NexthopError } from '../../lib/errors';
@@ -68,7 +67,7 @@ export interface NextHopProxyOptions {
    * @default a keep-alive agent built from maxSockets, freeSocketTimeout and connectTimeout
    * @example nextHopProxy({ agent: new http.Agent({ keepAlive: true, maxSockets: 32 }) })
    */
-  agent?: http.Agent;
+  agent?: Agent;
   /**
    * Proxy only some paths; others go to `next()`. Matched against the path as the client
    * sent it (mount path included, query excluded). A string (or array of strings) is a
@@ -127,7 +126,7 @@ export interface CompiledOptions {
   readonly forceHttps: boolean;
   readonly xForwardedFor: boolean;
   readonly timeout: number;
-  readonly agent: http.Agent;
+  readonly agent: Agent;
   readonly filter: PathMatcher | undefined;
   readonly healthPath: string | false;
   readonly onProxyRequest: NextHopProxyOptions['onProxyRequest'];
@@ -236,10 +235,10 @@ function checkHealthPath(value: unknown): string | false {
   return value;
 }
 
-function buildAgent(options: Readonly<NextHopProxyOptions>): http.Agent {
+function buildAgent(options: Readonly<NextHopProxyOptions>): Agent {
   const tuning = ['maxSockets', 'freeSocketTimeout', 'connectTimeout'] as const;
   if (options.agent !== undefined) {
-    if (!(options.agent instanceof http.Agent))
+    if (!(options.agent instanceof Agent))
       fail('agent must be an http.Agent, e.g. new http.Agent({ keepAlive: true })');
     const clash = tuning.find((k) => options[k] !== undefined);
     if (clash) fail(`${clash} cannot be combined with agent: set it on your agent instead`);

@@ -1,5 +1,4 @@
-import http from 'node:http';
-import type { IncomingMessage } from 'node:http';
+import { request, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
@@ -55,7 +54,7 @@ export function proxyUpgrade(c: CompiledOptions, req: IncomingMessage, socket: D
     socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     return;
   }
-  const proxyReq = http.request({
+  const proxyReq = request({
     agent: c.agent,
     host: c.host,
     port: c.port,

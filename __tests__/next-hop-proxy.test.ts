@@ -416,6 +416,22 @@ describe('keep-alive to next-hop', () => {
     expect(upstream.connections - before).toBeLessThanOrEqual(2);
   });
 
+  test('a request without a body goes without one: no chunked framing, Content-Length 0 for POST', async () => {
+    const port = await proxyPort();
+    const get = (await send(port, { method: 'GET' })).json();
+    expect([get.headers['content-length'], get.headers['transfer-encoding']]).toEqual([undefined, undefined]);
+    for (const method of ['POST', 'PUT', 'PATCH']) {
+      // Raw bytes: Node's own client would frame an empty POST as chunked.
+      const text = await rawExchange(port, `${method} /empty HTTP/1.1\r\nHost: h\r\n\r\n`);
+      const echo = JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4));
+      expect([method, echo.headers['content-length'], echo.headers['transfer-encoding']]).toEqual([
+        method,
+        '0',
+        undefined,
+      ]);
+    }
+  });
+
   test('HEAD and 204/304 answers pass through without a body', async () => {
     const port = await proxyPort();
     const head = await send(port, { method: 'HEAD', path: '/h' });

@@ -26,6 +26,9 @@ type Locals = Record<string, unknown> & { nexthopUpstream?: UpstreamRecord };
 // Methods whose request may be sent twice (RFC 9110 §9.2.2).
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
+// Methods Node sends without a body unless told otherwise (no chunked framing by default).
+const BODYLESS_BY_DEFAULT = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT']);
+
 const kExchange = Symbol('nexthop.exchange');
 type Linked<T> = T & { [kExchange]: Exchange };
 
@@ -94,7 +97,8 @@ export function forward(
     body = undefined;
     if (head.chunked) head.headers.push('Transfer-Encoding', 'chunked');
     else head.headers.push('Content-Length', head.contentLength as string);
-  } else if (head.contentLength !== undefined) {
+  } else if (head.contentLength !== undefined || !BODYLESS_BY_DEFAULT.has(req.method)) {
+    // Said explicitly: Node would frame an empty POST/PUT/PATCH as chunked.
     head.headers.push('Content-Length', '0');
   }
   const ex = new Exchange(c, req, res, next, locals, path, head.headers, body);

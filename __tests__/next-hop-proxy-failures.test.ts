@@ -234,6 +234,9 @@ describe('the platform health path', () => {
       'ERR_NEXTHOP_UPSTREAM_REFUSED',
     ]);
     expect((await send(down.port, { path: `${HEALTH_PATH}/deeper` })).status).toBe(502);
+    // next-hop's own answer is relayed as it is, whatever its status.
+    const relayed = await startProxy({ target: upstream.url, healthPath: '/s' });
+    expect((await send(relayed.port, { path: '/s?status=503' })).status).toBe(503);
   });
 
   test('a timeout on the health path is answered 200 too; healthPath: false or a custom path', async () => {

@@ -277,6 +277,48 @@ describe('request headers', () => {
   });
 });
 
+test('onProxyResponse that throws goes to next(err) before any upstream header is written', async () => {
+  const port = await serveApp((app) => {
+    app.use(
+      nextHopProxy({
+        target: upstream.url,
+        onProxyResponse: () => {
+          throw new Error('response hook broke');
+        },
+      }),
+    );
+    app.use((err: Error, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+      res.status(500).send(err.message);
+    });
+  });
+  const reply = await send(port);
+  expect([reply.status, reply.body.toString(), reply.headers['x-upstream']]).toEqual([
+    500,
+    'response hook broke',
+    undefined,
+  ]);
+});
+
+test('a client gone before the proxy runs: nothing is sent upstream', async () => {
+  const requests: string[] = [];
+  const onRequest = (req: http.IncomingMessage) => requests.push(req.url ?? '');
+  upstream.events.on('request', onRequest);
+  const recorded: unknown[] = [];
+  const port = await serveApp((app) => {
+    app.use((req, res, next) => {
+      res.once('close', () => setImmediate(() => recorded.push(res.locals.nexthopUpstream)));
+      req.socket.destroy();
+      setImmediate(next);
+    });
+    app.use(nextHopProxy({ target: upstream.url }));
+  });
+  await expect(send(port, { path: '/gone' })).rejects.toThrow();
+  while (recorded.length === 0) await new Promise((r) => setImmediate(r));
+  upstream.events.off('request', onRequest);
+  expect(requests).not.toContain('/gone');
+  expect(recorded[0]).toEqual({ error: 'ERR_NEXTHOP_CLIENT_ABORTED', ms: 0 });
+});
+
 describe('bodies', () => {
   test('a body consumed by express.json / urlencoded / text / raw is re-sent with the right Content-Length', async () => {
     const port = await serveApp((app) => {

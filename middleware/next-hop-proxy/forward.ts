@@ -83,6 +83,11 @@ export function forward(
   const locals = localsOf(res);
   // Before any upstream header is written: securityHeaders leaves proxied responses alone.
   locals.nexthopProxied = true;
+  if (res.destroyed || req.socket?.destroyed) {
+    // The client left while earlier middleware ran: nothing to fetch for it.
+    locals.nexthopUpstream = { error: 'ERR_NEXTHOP_CLIENT_ABORTED', ms: 0 };
+    return;
+  }
   const head = requestHead(c, req, false);
   let body: Buffer | null | undefined = null;
   const hasBody = head.chunked || (head.contentLength !== undefined && head.contentLength !== '0');

@@ -424,6 +424,24 @@ describe('bodies', () => {
   });
 });
 
+test('the handler also runs on a plain node:http server (no Express), recording res.locals', async () => {
+  const proxy = nextHopProxy({ target: upstream.url, pathFilter: '/p' });
+  const records: unknown[] = [];
+  const server = http.createServer((req, res) => {
+    res.once('finish', () => records.push((res as http.ServerResponse & { locals?: object }).locals));
+    proxy(req as express.Request, res as express.Response, () => res.writeHead(404).end('not proxied'));
+  });
+  servers.push(server);
+  const port = await listen(server);
+  const reply = await send(port, { path: '/p/x?y=1', method: 'POST', body: 'plain' });
+  expect(reply.json()).toMatchObject({ url: '/p/x?y=1', body: 'plain' });
+  expect((await send(port, { path: '/q' })).body.toString()).toBe('not proxied');
+  expect(records[0]).toEqual({
+    nexthopProxied: true,
+    nexthopUpstream: { status: 200, ms: expect.any(Number) },
+  });
+});
+
 describe('keep-alive to next-hop', () => {
   test('100 sequential requests reuse upstream connections', async () => {
     const port = await proxyPort();

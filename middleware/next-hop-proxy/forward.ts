@@ -5,7 +5,13 @@ import createDebug from 'debug';
 import { NexthopError } from '../../lib/errors';
 import { resendBody } from './body';
 import { classify, respondFailure, type UpstreamErrorCode } from './failure';
-import { editedResponseHeaders, headerObject, requestHead, responseHeaders } from './headers';
+import {
+  editedResponseHeaders,
+  headerObject,
+  requestHead,
+  responseHeaders,
+  type RequestHead,
+} from './headers';
 import type { CompiledOptions } from './options';
 import { pathnameOf } from './path';
 
@@ -89,28 +95,38 @@ export function forward(
     return;
   }
   const head = requestHead(c, req, false);
-  let body: Buffer | null | undefined = null;
-  const hasBody = head.chunked || (head.contentLength !== undefined && head.contentLength !== '0');
-  if (hasBody && (req.readableEnded || req.readableDidRead)) {
-    // A parser mounted earlier read the body: send what it parsed (a half-read body cannot be).
-    const resent = req.readableEnded ? resendBody(req, head.contentType) : partlyRead();
-    if (resent instanceof NexthopError) return void (next ? next(resent) : res.destroy(resent));
-    body = resent.bytes;
-    if (resent.contentType !== undefined) replaceContentType(head.headers, resent.contentType);
-    head.headers.push('Content-Length', String(body.length));
-  } else if (hasBody) {
-    body = undefined;
-    if (head.chunked) head.headers.push('Transfer-Encoding', 'chunked');
-    else head.headers.push('Content-Length', head.contentLength as string);
-  } else if (head.contentLength !== undefined || !BODYLESS_BY_DEFAULT.has(req.method)) {
-    // Said explicitly: Node would frame an empty POST/PUT/PATCH as chunked.
-    head.headers.push('Content-Length', '0');
-  }
+  const body = planBody(req, head);
+  if (body instanceof NexthopError) return void (next ? next(body) : res.destroy(body));
   const ex = new Exchange(c, req, res, next, locals, path, head.headers, body);
   (res as Linked<Response>)[kExchange] = ex;
   // First in line, so an access-log listener on 'close' already sees a client abort recorded.
   res.prependListener('close', onClientClose);
   send(ex);
+}
+
+/**
+ * What body to send, with its framing field added to `head.headers`: null for none, a
+ * Buffer when a parser mounted earlier already read it, undefined to stream `req`.
+ */
+function planBody(req: Request, head: RequestHead): Buffer | null | undefined | NexthopError {
+  const hasBody = head.chunked || (head.contentLength !== undefined && head.contentLength !== '0');
+  if (hasBody && (req.readableEnded || req.readableDidRead)) {
+    // Send what the parser made of it (a half-read body cannot be rebuilt).
+    const resent = req.readableEnded ? resendBody(req, head.contentType) : partlyRead();
+    if (resent instanceof NexthopError) return resent;
+    if (resent.contentType !== undefined) replaceContentType(head.headers, resent.contentType);
+    head.headers.push('Content-Length', String(resent.bytes.length));
+    return resent.bytes;
+  }
+  if (hasBody) {
+    if (head.chunked) head.headers.push('Transfer-Encoding', 'chunked');
+    else head.headers.push('Content-Length', head.contentLength as string);
+    return undefined;
+  }
+  // Said explicitly: Node would frame an empty POST/PUT/PATCH as chunked.
+  if (head.contentLength !== undefined || !BODYLESS_BY_DEFAULT.has(req.method))
+    head.headers.push('Content-Length', '0');
+  return null;
 }
 
 function partlyRead(): NexthopError {

@@ -191,24 +191,37 @@ describe('failures before a response: status, short body, record, time bound', (
       expect([accept, reply.headers['content-type']?.split(';')[0]]).toEqual([accept, type]);
     }
   });
+});
 
-  test('an upload to an unreachable next-hop is answered 502 and the connection closed', async () => {
-    const proxy = await startProxy({ target: await closedPort() });
-    const req = http.request({
-      host: '127.0.0.1',
-      port: proxy.port,
-      method: 'PUT',
-      path: '/up',
-      headers: { 'Content-Length': 1_000_000 },
-      agent: false,
-    });
-    req.on('error', () => {}); // the proxy may close before the client has written everything
-    req.write(Buffer.alloc(1000));
-    const [res] = (await once(req, 'response')) as [http.IncomingMessage];
-    expect([res.statusCode, res.headers.connection]).toEqual([502, 'close']);
-    res.resume();
-    req.destroy();
+/** Start a 10 MB PUT, send its first 64 KiB, and resolve with the response. */
+async function partialUpload(
+  port: number,
+  path: string,
+): Promise<[http.IncomingMessage, http.ClientRequest]> {
+  const req = http.request({
+    host: '127.0.0.1',
+    port,
+    method: 'PUT',
+    path,
+    headers: { 'Content-Length': 10_000_000 },
+    agent: false,
   });
+  req.on('error', () => {}); // the proxy may close before the client has written everything
+  req.write(Buffer.alloc(64 * 1024));
+  const [res] = (await once(req, 'response')) as [http.IncomingMessage];
+  return [res, req];
+}
+
+test.each<[string, () => Promise<string>, string, number]>([
+  ['next-hop unreachable: 502', () => closedPort(), '/up', 502],
+  ['next-hop answering before reading it (413): relayed', async () => upstream.url, '/early', 413],
+])('an upload cut short (%s) closes the client connection', async (_name, target, path, status) => {
+  const proxy = await startProxy({ target: await target() });
+  const [res, req] = await partialUpload(proxy.port, path);
+  expect([res.statusCode, res.headers.connection]).toEqual([status, 'close']);
+  res.resume();
+  await once(res.socket, 'close');
+  req.destroy();
 });
 
 describe('the platform health path', () => {

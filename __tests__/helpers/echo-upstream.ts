@@ -67,6 +67,11 @@ async function answer(
     res.write('y'.repeat(100));
     return void setTimeout(() => res.socket?.destroy(), 20);
   }
+  if (route === '/early') {
+    // Answers before reading the body, as a server refusing a large upload does.
+    res.writeHead(413, { 'Content-Type': 'text/plain', Connection: 'close' });
+    return void res.end('too large');
+  }
   if (route === '/hop-by-hop') {
     res.writeHead(200, [
       'Content-Type', 'text/plain',

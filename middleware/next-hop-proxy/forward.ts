@@ -187,6 +187,9 @@ function onUpstreamResponse(this: Linked<ClientRequest>, proxyRes: IncomingMessa
   ex.locals.nexthopUpstream = { status: proxyRes.statusCode, ms: ex.elapsed() };
   const hook = ex.c.onProxyResponse;
   if (hook !== undefined && !runHook(ex, () => hook(proxyRes, ex.req, res))) return;
+  // next-hop answered before the upload ended (e.g. 413): the rest of the body will not be
+  // read, so this client connection cannot carry another request.
+  if (ex.body === undefined && !ex.req.complete) res.setHeader('Connection', 'close');
   try {
     res.writeHead(
       proxyRes.statusCode ?? 502,

@@ -80,6 +80,42 @@ async function rawUpgrade(port: number, path: string): Promise<string> {
   return text;
 }
 
+describe('with the default stack of createApp()', () => {
+  test('True-Client-IP from clientIp, X-Request-Id from requestId, security headers left to next-hop', async () => {
+    const plain = http.createServer((req, res) => {
+      res.setHeader('Content-Type', 'application/json');
+      res.end(JSON.stringify(req.headers));
+    });
+    const plainPort = await listen(plain);
+    try {
+      const logger = createLogger({ dir: logDir, console: false });
+      const app = createApp({ config: loadConfig({ LOG_DIR: logDir, PORT: '8080' }), logger });
+      app.get('/own', (_req, res) => res.send('own'));
+      app.use(nextHopProxy({ target: `http://127.0.0.1:${plainPort}` }));
+      handle = await serve(app, { ...quiet, port: 0 });
+      const proxied = await new Promise<http.IncomingMessage & { text?: string }>((resolve, reject) => {
+        const req = http.get({ host: '127.0.0.1', port: handle?.port, path: '/x' }, (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c));
+          res.on('end', () => resolve(Object.assign(res, { text })));
+        });
+        req.on('error', reject);
+      });
+      const upstreamSaw = JSON.parse(proxied.text ?? '{}') as http.IncomingHttpHeaders;
+      expect(upstreamSaw['true-client-ip']).toMatch(/^(127\.0\.0\.1|::1|::ffff:127\.0\.0\.1)$/);
+      expect(upstreamSaw['x-request-id']).toBe(proxied.headers['x-request-id']);
+      expect(upstreamSaw['x-request-id']).toEqual(expect.any(String));
+      const own = await new Promise<http.IncomingMessage>((resolve) =>
+        http.get({ host: '127.0.0.1', port: handle?.port, path: '/own' }, (res) => resolve(res.resume())),
+      );
+      expect(own.headers['x-content-type-options']).toBe('nosniff');
+      expect(proxied.headers['x-content-type-options']).toBeUndefined();
+    } finally {
+      await shut(plain);
+    }
+  });
+});
+
 describe('WebSocket and other upgrades through serve()', () => {
   test('a WebSocket echoes text and binary through the proxy, with the header rules', async () => {
     const port = await serveProxy('/');

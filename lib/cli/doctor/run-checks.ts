@@ -3,17 +3,9 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  HAS_PROC,
-  freePort,
-  isAlive,
-  listeningSockets,
-  processTree,
-  signalAll,
-  signalGroup,
-  stopTree,
-  waitForExit,
-} from '../proc';
+import { HAS_PROC, freePort, isAlive, listeningSockets, processTree, stopTree } from '../proc';
+import { logSnapshot, logsResult } from './run-logs';
+import { sigtermResults } from './run-sigterm';
 import { fail, pass, warn, type CheckResult } from './types';
 
 /** Settings of `doctor --run`. */
@@ -138,53 +130,6 @@ export async function runChecks(dir: string, options: Readonly<RunOptions> = {})
   return results;
 }
 
-/** Log-looking files of the project (`*.log`, anything under a `logs`/`log` folder) → mtime. */
-function logSnapshot(dir: string, rel = '', out = new Map<string, number>(), depth = 0): Map<string, number> {
-  if (depth > 4 || out.size > 2000) return out;
-  let entries: fs.Dirent[];
-  try {
-    entries = fs.readdirSync(path.join(dir, rel), { withFileTypes: true });
-  } catch {
-    return out;
-  }
-  for (const entry of entries) {
-    if (entry.name === 'node_modules' || entry.name === '.git') continue;
-    const child = rel ? `${rel}/${entry.name}` : entry.name;
-    if (entry.isDirectory()) logSnapshot(dir, child, out, depth + 1);
-    else if (/\.log$/.test(entry.name) || /(?:^|\/)logs?\//.test(child)) {
-      out.set(child, fs.statSync(path.join(dir, child), { throwIfNoEntry: false })?.mtimeMs ?? 0);
-    }
-  }
-  return out;
-}
-
-function countFiles(dir: string): number {
-  try {
-    return fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).length;
-  } catch {
-    return 0;
-  }
-}
-
-function logsResult(dir: string, before: Map<string, number>, logDir: string): CheckResult {
-  const written = [...logSnapshot(dir)].filter(([file, mtime]) => before.get(file) !== mtime).map(([f]) => f);
-  if (written.length === 0) {
-    return pass(
-      'run-logs',
-      `wrote no log file outside LOG_DIR (${countFiles(logDir)} file(s) in LOG_DIR)`,
-      3,
-    );
-  }
-  const shown =
-    written.slice(0, 3).join(', ') + (written.length > 3 ? ` and ${written.length - 3} more` : '');
-  return fail(
-    'run-logs',
-    `wrote log files in the project folder although LOG_DIR was set: ${shown}`,
-    'write log files under process.env.LOG_DIR, default /var/log/nodejs (nexthop createLogger() does)',
-    3,
-  );
-}
-
 function answerResult(
   answer: Probe,
   port: number,
@@ -256,50 +201,4 @@ function portsResult(port: number, pids: number[], exit: string | undefined): Ch
     'listen on PORT only: the platform routes nothing to other ports (no second server, no debugger port)',
     1,
   );
-}
-
-/**
- * SIGTERM as the platform may send it: first to the process it started (npm), like a
- * container runtime signalling its first process. npm passes it to the `sh -c` running the
- * start script, and that shell (dash) does not pass it on unless the script `exec`s the
- * server. When that first signal does not stop everything, every process left gets SIGTERM
- * itself: exiting then is a warning, not exiting is a failure.
- */
-async function sigtermResults(
-  pid: number,
-  seen: Set<number>,
-  graceMs: number,
-  tail: () => string | undefined,
-): Promise<CheckResult[]> {
-  processTree(pid).forEach((p) => seen.add(p));
-  const tree = [...seen].filter(isAlive);
-  const sent = Date.now();
-  process.kill(pid, 'SIGTERM');
-  if (await waitForExit(tree, graceMs)) {
-    return [pass('run-sigterm', `exited ${Date.now() - sent} ms after SIGTERM to npm start`)];
-  }
-  const left = tree.filter(isAlive);
-  const direct = Date.now();
-  signalGroup(pid, 'SIGTERM');
-  signalAll(left, 'SIGTERM');
-  if (await waitForExit(left, graceMs)) {
-    return [
-      warn(
-        'run-sigterm-npm',
-        `SIGTERM to npm start did not reach the server (pids ${left.join(', ')} ran on): npm passes it to the shell running the start script, which does not pass it on`,
-        'make the start script exec the server, e.g. "start": "exec node server.js", so it gets the signal itself',
-      ),
-      pass('run-sigterm', `exited ${Date.now() - direct} ms after SIGTERM to each process`),
-    ];
-  }
-  return [
-    {
-      ...fail(
-        'run-sigterm',
-        `still running ${graceMs} ms after SIGTERM (pids ${left.filter(isAlive).join(', ')})`,
-        'on SIGTERM stop accepting connections, finish in-flight requests and exit (nexthop serve() does)',
-      ),
-      detail: tail(),
-    },
-  ];
 }

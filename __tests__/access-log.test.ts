@@ -8,6 +8,7 @@ import {
   createApp,
   createLogger,
   loadConfig,
+  nextHopProxy,
   type AccessLogOptions,
   type Logger,
 } from 'nexthop';
@@ -156,6 +157,46 @@ describe('accessLog: one line per request', () => {
     expect(byUrl('/proxied-ok')[0]).not.toHaveProperty('error');
     expect(hellos[0]).not.toHaveProperty('upstreamStatus');
     expect(byUrl('/missing')[0]).toMatchObject({ status: 404, aborted: false });
+  });
+
+  test('through the real nextHopProxy: upstream status and time, a refused next-hop, a client abort', async () => {
+    const hanging = counter();
+    const upstream = await listen((req, res) => {
+      if (req.url?.startsWith('/up/hang')) return hanging.tick();
+      res.statusCode = 201;
+      res.end('from upstream');
+    });
+    open.push(upstream.server);
+    const refused = await listen(() => undefined);
+    await new Promise((resolve) => refused.server.close(resolve));
+    const h = await harness({}, (app) => {
+      app.use('/up', nextHopProxy({ target: `http://127.0.0.1:${upstream.port}` }));
+      app.use('/down', nextHopProxy({ target: `http://127.0.0.1:${refused.port}` }));
+    });
+    expect((await request(h.port, '/up/a', { agent: false })).status).toBe(201);
+    expect((await request(h.port, '/down/b', { agent: false })).status).toBe(502);
+    await new Promise<void>((resolve) => {
+      const req = http.request({ host: '127.0.0.1', port: h.port, path: '/up/hang', agent: false });
+      req.on('error', () => resolve());
+      req.end();
+      void hanging.reach(1).then(() => req.destroy());
+    });
+    const [up, down, aborted] = await h.finish(3);
+    expect(up).toMatchObject({ url: '/up/a', status: 201, upstreamStatus: 201 });
+    expect(up.upstreamMs).toEqual(expect.any(Number));
+    expect(up).not.toHaveProperty('error');
+    expect(aborted).toMatchObject({
+      url: '/up/hang',
+      status: null,
+      aborted: true,
+      error: 'ERR_NEXTHOP_CLIENT_ABORTED',
+    });
+    expect(down).toMatchObject({
+      url: '/down/b',
+      status: 502,
+      upstreamStatus: null,
+      error: 'ERR_NEXTHOP_UPSTREAM_REFUSED',
+    });
   });
 
   test('the default stack fills requestId, clientIp and proto from the platform headers', async () => {

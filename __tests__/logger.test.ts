@@ -153,6 +153,9 @@ describe('createLogger files', () => {
       RangeError,
       `suffix "${'w'.repeat(33)}" must be 1-32 letters`,
     ],
+    ['dir not a string', { dir: 42 }, TypeError, "dir must be a folder path, e.g. './logs', got 42"],
+    ['dir empty', { dir: ' ' }, TypeError, 'dir must be a folder path'],
+    ['files not a boolean', { files: 'yes' }, TypeError, 'files must be true or false, got yes'],
     ['maxSize not an integer', { maxSize: '10MB' }, TypeError, 'maxSize must be an integer, got 10MB'],
     ['maxSize too small', { maxSize: 100 }, RangeError, 'maxSize must be from 1024 to'],
     ['maxFiles negative', { maxFiles: -1 }, RangeError, 'maxFiles must be from 0 to 1000, got -1'],
@@ -163,6 +166,16 @@ describe('createLogger files', () => {
       createLogger({ files: false, console: false, ...options } as Parameters<typeof createLogger>[0]);
     expect(make).toThrow(Kind);
     expect(make).toThrow(`nexthop createLogger: ${message}`);
+  });
+
+  test('a bad NEXTHOP_LOG_SUFFIX is named as the source', () => {
+    expect(() =>
+      withEnv({ NEXTHOP_LOG_SUFFIX: 'a b' }, () => createLogger({ files: false, console: false })),
+    ).toThrow(
+      new RangeError(
+        'nexthop createLogger: suffix "a b" (from NEXTHOP_LOG_SUFFIX) must be 1-32 letters, digits, "-" or "_" (e.g. "w1")',
+      ),
+    );
   });
 
   test('options that are not an object are refused', () => {

@@ -174,9 +174,18 @@ function compile(options: Readonly<LoggerOptions>) {
   }
   const suffix = options.suffix ?? defaultSuffix();
   if (typeof suffix !== 'string' || (suffix !== '' && !/^[A-Za-z0-9_-]{1,32}$/.test(suffix))) {
+    const source = options.suffix === undefined ? ` (from ${LOG_SUFFIX_ENV})` : '';
     throw new RangeError(
-      `nexthop createLogger: suffix ${JSON.stringify(suffix)} must be 1-32 letters, digits, "-" or "_" (e.g. "w1")`,
+      `nexthop createLogger: suffix ${JSON.stringify(suffix)}${source} must be 1-32 letters, digits, "-" or "_" (e.g. "w1")`,
     );
+  }
+  if (options.dir !== undefined && (typeof options.dir !== 'string' || options.dir.trim() === '')) {
+    throw new TypeError(
+      `nexthop createLogger: dir must be a folder path, e.g. './logs', got ${String(options.dir)}`,
+    );
+  }
+  if (options.files !== undefined && typeof options.files !== 'boolean') {
+    throw new TypeError(`nexthop createLogger: files must be true or false, got ${String(options.files)}`);
   }
   return {
     dir: path.resolve(options.dir ?? (process.env.LOG_DIR || DEFAULT_LOG_DIR)),

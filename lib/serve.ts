@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -6,6 +7,14 @@ import createDebug from 'debug';
 import { loadConfig } from './config';
 import { getAppContext } from './context';
 import { NexthopError } from './errors';
+import {
+  attachWorker,
+  isSupervisedWorker,
+  resolveWorkers,
+  supervise,
+  WORKER_ID_ENV,
+  type Supervisor,
+} from './cluster';
 import { closeLogger, createLogger, type Logger } from './logger';
 
 const debug = createDebug('nexthop:serve');
@@ -48,11 +57,29 @@ export interface ServeOptions {
   processGuards?: boolean;
   /** Logger for lifecycle lines. @default the app's logger from createApp, else createLogger() */
   logger?: Logger;
+  /**
+   * Run a cluster: a primary process forks this many workers (`'auto'`: one per core) that
+   * share the port; workers that exit are replaced with backoff, a worker hit by an
+   * uncaught exception hands over to its replacement, SIGTERM drains them all. Unset (and
+   * no `WEB_CONCURRENCY`): one process, no supervisor, process guards keep it answering.
+   * The script runs again in every worker, so build the app at the top level.
+   * @default config.webConcurrency (`WEB_CONCURRENCY`), else a single process
+   * @example serve(app, { workers: 'auto' })
+   */
+  workers?: number | 'auto';
 }
 
 /** A listening server, returned by {@link serve}. */
 export interface ServeHandle {
+  /**
+   * The HTTP server. In a cluster primary, which answers no requests itself, a server
+   * that never listens (the workers hold the connections).
+   */
   readonly server: http.Server;
+  /** `'single'` (no cluster), `'primary'` (supervises workers) or `'worker'`. */
+  readonly role: 'single' | 'primary' | 'worker';
+  /** In a cluster primary: the supervisor (worker pids). */
+  readonly supervisor?: Supervisor;
   /** The port actually bound (useful with `port: 0`). */
   readonly port: number;
   /** Graceful shutdown without exiting the process: drain, finish in-flight, flush logs. */
@@ -60,12 +87,24 @@ export interface ServeHandle {
 }
 
 // Option names that would mean TLS or HTTP/2: the platform speaks plain HTTP/1.1 to the app.
-const NOT_PLAIN_HTTP = ['key', 'cert', 'pfx', 'ca', 'passphrase', 'secureContext', 'https', 'http2', 'allowHTTP1'];
+const NOT_PLAIN_HTTP = [
+  'key',
+  'cert',
+  'pfx',
+  'ca',
+  'passphrase',
+  'secureContext',
+  'https',
+  'http2',
+  'allowHTTP1',
+];
 
 function checkMs(name: string, value: unknown, fallback: number, min = 0): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value)) {
-    throw new TypeError(`nexthop serve: ${name} must be an integer number of milliseconds, got ${String(value)}`);
+    throw new TypeError(
+      `nexthop serve: ${name} must be an integer number of milliseconds, got ${String(value)}`,
+    );
   }
   if (value < min || value > 2_147_483_647) {
     throw new RangeError(`nexthop serve: ${name} must be from ${min} to 2147483647 ms, got ${value}`);
@@ -78,7 +117,9 @@ function validate(app: unknown, options: Readonly<ServeOptions>) {
     throw new TypeError('nexthop serve: the first argument must be an Express app, e.g. serve(createApp())');
   }
   if (app instanceof http.Server || 'listen' in app === false) {
-    throw new TypeError('nexthop serve: pass the app, not a server: serve(app) creates the HTTP/1.1 server itself');
+    throw new TypeError(
+      'nexthop serve: pass the app, not a server: serve(app) creates the HTTP/1.1 server itself',
+    );
   }
   const tls = NOT_PLAIN_HTTP.filter((k) => k in options);
   if (tls.length > 0) {
@@ -88,10 +129,20 @@ function validate(app: unknown, options: Readonly<ServeOptions>) {
         'the platform terminates TLS at the edge and talks plain HTTP/1.1 to the app on PORT. Remove it.',
     );
   }
-  if (options.port !== undefined && (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535)) {
-    throw new RangeError(`nexthop serve: port must be an integer from 0 to 65535, got ${String(options.port)}`);
+  if (
+    options.port !== undefined &&
+    (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535)
+  ) {
+    throw new RangeError(
+      `nexthop serve: port must be an integer from 0 to 65535, got ${String(options.port)}`,
+    );
   }
-  const keepAliveTimeout = checkMs('keepAliveTimeout', options.keepAliveTimeout, DEFAULT_KEEP_ALIVE_TIMEOUT, 1);
+  const keepAliveTimeout = checkMs(
+    'keepAliveTimeout',
+    options.keepAliveTimeout,
+    DEFAULT_KEEP_ALIVE_TIMEOUT,
+    1,
+  );
   return {
     keepAliveTimeout,
     headersTimeout: checkMs('headersTimeout', options.headersTimeout, DEFAULT_HEADERS_TIMEOUT, 1),
@@ -127,17 +178,22 @@ let guardsInstalled = false;
  * and keep answering. The trade-off: state the failed code left half-updated stays so.
  * Cluster mode replaces the worker instead.
  */
-function installProcessGuards(logger: Logger): void {
+function installProcessGuards(logger: Logger, retire?: (reason: string) => unknown): void {
   if (guardsInstalled) return;
   guardsInstalled = true;
+  const outcome = retire
+    ? `worker ${process.env[WORKER_ID_ENV]} hands over to a replacement, finishes its requests and exits`
+    : 'the process keeps answering';
   process.on('uncaughtException', (err) => {
-    logger.error('uncaught exception; the process keeps answering', { err: describe(err), stack: stackOf(err) });
+    logger.error(`uncaught exception; ${outcome}`, { err: describe(err), stack: stackOf(err) });
+    retire?.('uncaught exception');
   });
   process.on('unhandledRejection', (reason) => {
-    logger.error('unhandled promise rejection; the process keeps answering', {
+    logger.error(`unhandled promise rejection; ${outcome}`, {
       err: describe(reason),
       stack: stackOf(reason),
     });
+    retire?.('unhandled promise rejection');
   });
 }
 
@@ -170,9 +226,15 @@ export function serve(app: Application, options: Readonly<ServeOptions> = {}): P
   const timing = validate(app, options);
   const context = getAppContext(app);
   const config = context?.config ?? loadConfig();
-  const logger = options.logger ?? context?.logger ?? createLogger({ dir: config.logDir, level: config.logLevel });
+  const logger =
+    options.logger ?? context?.logger ?? createLogger({ dir: config.logDir, level: config.logLevel });
   const port = options.port ?? config.port;
   const { handleSignals = true, processGuards = true } = options;
+  const workers = resolveWorkers(options.workers ?? config.webConcurrency);
+  if (workers !== undefined && cluster.isPrimary) {
+    return servePrimary({ workers, logger, timing, handleSignals });
+  }
+  const supervised = isSupervisedWorker();
 
   const server = http.createServer();
   server.keepAliveTimeout = timing.keepAliveTimeout;
@@ -202,9 +264,9 @@ export function serve(app: Application, options: Readonly<ServeOptions> = {}): P
     socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
   });
 
-  async function shutdown(reason: string): Promise<void> {
-    logger.info(`${reason}: draining`, { inFlight: inFlight.size, drainDelay: timing.drainDelay });
-    if (timing.drainDelay > 0) await new Promise((r) => setTimeout(r, timing.drainDelay).unref());
+  async function shutdown(reason: string, drainDelay = timing.drainDelay): Promise<void> {
+    logger.info(`${reason}: draining`, { inFlight: inFlight.size, drainDelay });
+    if (drainDelay > 0) await new Promise((r) => setTimeout(r, drainDelay).unref());
     stopping = true;
     for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -240,11 +302,50 @@ export function serve(app: Application, options: Readonly<ServeOptions> = {}): P
         keepAliveTimeout: timing.keepAliveTimeout,
         pid: process.pid,
       });
-      if (processGuards) installProcessGuards(logger);
-      if (handleSignals) watchSignals((signal) => (closing ??= shutdown(`${signal} received`)), logger);
-      resolve({ server, port: bound, close });
+      if (supervised) {
+        // A hand-over needs no drain delay: the primary stops routing to a worker that closes.
+        const hooks = attachWorker((reason, drain) => (closing ??= shutdown(reason, drain ? undefined : 0)));
+        if (processGuards) installProcessGuards(logger, (reason) => hooks.retire(reason));
+        if (handleSignals) watchSignals((signal) => hooks.retire(`${signal} received`), logger);
+      } else {
+        if (processGuards) installProcessGuards(logger);
+        if (handleSignals) watchSignals((signal) => (closing ??= shutdown(`${signal} received`)), logger);
+      }
+      resolve({ server, port: bound, close, role: supervised ? 'worker' : 'single' });
     });
   });
+}
+
+/** The cluster primary: supervise the workers; its close() and signals drain them all. */
+async function servePrimary(params: {
+  workers: number;
+  logger: Logger;
+  timing: ReturnType<typeof validate>;
+  handleSignals: boolean;
+}): Promise<ServeHandle> {
+  const { logger, timing, handleSignals } = params;
+  const supervisor = supervise({
+    workers: params.workers,
+    logger,
+    drainDelay: timing.drainDelay,
+    shutdownTimeout: timing.shutdownTimeout,
+    exitOnCrashLoop: handleSignals,
+  });
+  // Watched before the workers are ready: a deploy may stop an instance that is still starting.
+  if (handleSignals) watchSignals(() => supervisor.close(), logger);
+  await supervisor.ready;
+  logger.info(`listening on port ${supervisor.port} (HTTP/1.1) with ${params.workers} workers`, {
+    port: supervisor.port,
+    workers: params.workers,
+    pid: process.pid,
+  });
+  return {
+    server: http.createServer(),
+    port: supervisor.port,
+    close: supervisor.close,
+    role: 'primary',
+    supervisor,
+  };
 }
 
 /** First SIGTERM/SIGINT: graceful shutdown then exit 0. A second one: exit 1 at once. */

@@ -2,7 +2,9 @@ import express from 'express';
 import type { Application } from 'express';
 import { loadConfig, type Config } from './config';
 import { setAppContext } from './context';
+import { NexthopError } from './errors';
 import { createLogger, type Logger } from './logger';
+import { startupError } from './startup';
 
 /** Options for {@link createApp}. Each feature takes its own options or `false` to leave it out. */
 export interface CreateAppOptions {
@@ -18,6 +20,20 @@ export interface CreateAppOptions {
  * directly from the internet must not take a client's word for its own address.
  */
 const TRUSTED_PEERS = ['loopback', 'linklocal', 'uniquelocal'];
+
+/** Config and logger for a new app; a bad environment or log folder fails start-up cleanly. */
+export function startupContext(options: { config?: Config; logger?: Logger }): {
+  config: Config;
+  logger: Logger;
+} {
+  try {
+    const config = options.config ?? loadConfig();
+    const logger = options.logger ?? createLogger({ dir: config.logDir, level: config.logLevel });
+    return { config, logger };
+  } catch (err) {
+    throw err instanceof NexthopError ? startupError(err) : err;
+  }
+}
 
 /**
  * Create an Express 5 app ready to be an edge module: `x-powered-by` off, `trust proxy`
@@ -38,8 +54,7 @@ export function createApp(options: Readonly<CreateAppOptions> = {}): Application
   if (typeof options !== 'object' || options === null) {
     throw new TypeError('nexthop createApp: options must be an object, e.g. createApp({ config })');
   }
-  const config = options.config ?? loadConfig();
-  const logger = options.logger ?? createLogger({ dir: config.logDir, level: config.logLevel });
+  const { config, logger } = startupContext(options);
   const app = express();
   app.disable('x-powered-by');
   app.set('env', config.nodeEnv);

@@ -57,12 +57,19 @@ function parseNextHop(value: string): Parsed<string> {
   } catch {
     return { problem: `NEXT_HOP=${show(value)} is not a URL: use e.g. NEXT_HOP=http://next-hop:80` };
   }
-  if (url.protocol === 'https:') return { problem: `NEXT_HOP=${show(value)} uses https: ${CONTRACT_HTTP_RULE}` };
+  if (url.protocol === 'https:')
+    return { problem: `NEXT_HOP=${show(value)} uses https: ${CONTRACT_HTTP_RULE}` };
   if (url.protocol !== 'http:') {
     return { problem: `NEXT_HOP=${show(value)} must be an http: URL with a host, e.g. http://next-hop:80` };
   }
   if (!url.hostname) return { problem: `NEXT_HOP=${show(value)} has no host: use e.g. http://next-hop:80` };
-  if (url.username || url.password || url.search || url.hash || (url.pathname !== '/' && url.pathname !== '')) {
+  if (
+    url.username ||
+    url.password ||
+    url.search ||
+    url.hash ||
+    (url.pathname !== '/' && url.pathname !== '')
+  ) {
     return {
       problem:
         `NEXT_HOP=${show(value)} must be an origin only (scheme, host, port): the proxy sends each ` +

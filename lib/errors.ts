@@ -1,5 +1,3 @@
-import { inspect } from 'node:util';
-
 /**
  * Every stable error code nexthop can raise, with the HTTP status it maps to when it
  * reaches a response. Codes never change meaning; new ones are only added.
@@ -73,14 +71,6 @@ export class NexthopError extends Error {
   get statusCode(): number {
     return this.status;
   }
-
-  /**
-   * Start-up errors are read by people, often as an uncaught exception: show the code
-   * and the message (which says what to do), not a stack of library frames.
-   */
-  [inspect.custom](): string {
-    return `${this.name} [${this.code}]: ${this.message}`;
-  }
 }
 
 /**
@@ -93,7 +83,9 @@ export class ConfigError extends NexthopError {
 
   constructor(problems: readonly string[]) {
     const head =
-      problems.length === 1 ? 'invalid configuration:' : `invalid configuration (${problems.length} problems):`;
+      problems.length === 1
+        ? 'invalid configuration:'
+        : `invalid configuration (${problems.length} problems):`;
     super('ERR_NEXTHOP_CONFIG', `${head}\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'ConfigError';
     this.problems = Object.freeze([...problems]);

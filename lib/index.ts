@@ -25,3 +25,8 @@ export type { NexthopErrorCode, NexthopErrorOptions } from './errors';
 // Logging middleware (accessLog)
 
 // Resilience (errorHandler, notFound, cluster)
+export { errorHandler } from '../middleware/error-handler';
+export type { ErrorHandlerOptions, ErrorBody, ErrorLogger } from '../middleware/error-handler';
+export { notFound } from '../middleware/not-found';
+export { RESTART_POLICY, WORKER_ID_ENV } from './cluster';
+export type { RestartPolicy, Supervisor } from './cluster';

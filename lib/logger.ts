@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import winston from 'winston';
+import * as winston from 'winston';
 import type { Logger } from 'winston';
 import { DEFAULT_LOG_DIR, type LogLevel } from './config';
 import { NexthopError } from './errors';
@@ -73,11 +73,15 @@ export class FileLineTransport extends TransportBase {
  */
 export function prepareLogDir(dir: string, files: readonly string[] = []): void {
   const fail = (err: NodeJS.ErrnoException, what: string): never => {
+    const notAFolder = err.code === 'EEXIST' || err.code === 'ENOTDIR';
+    const fix = notAFolder
+      ? 'Set LOG_DIR to a folder (e.g. LOG_DIR=./logs) or move the file out of the way.'
+      : 'Set LOG_DIR to a writable folder (e.g. LOG_DIR=./logs) or fix its permissions ' +
+        `(e.g. mkdir -p ${dir} && chown "$(id -u)" ${dir}).`;
     throw new NexthopError(
       'ERR_NEXTHOP_LOG_DIR',
-      `cannot write logs to "${dir}": ${what} (${err.code ?? 'error'}: ${err.message}). ` +
-        'Set LOG_DIR to a writable folder (e.g. LOG_DIR=./logs) or fix its permissions ' +
-        `(e.g. mkdir -p ${dir} && chown "$(id -u)" ${dir}).`,
+      `cannot write logs to "${dir}": ${notAFolder ? 'a file is in the way, not a folder' : what} ` +
+        `(${err.message}). ${fix}`,
       { cause: err },
     );
   };

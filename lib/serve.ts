@@ -1,10 +1,10 @@
 import cluster from 'node:cluster';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import * as http from 'node:http';
+import net, { type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Application } from 'express';
 import createDebug from 'debug';
-import { loadConfig } from './config';
+import { startupContext } from './app';
 import { getAppContext } from './context';
 import { NexthopError } from './errors';
 import {
@@ -15,7 +15,8 @@ import {
   WORKER_ID_ENV,
   type Supervisor,
 } from './cluster';
-import { closeLogger, createLogger, type Logger } from './logger';
+import { closeLogger, type Logger } from './logger';
+import { startupError } from './startup';
 
 const debug = createDebug('nexthop:serve');
 
@@ -113,13 +114,13 @@ function checkMs(name: string, value: unknown, fallback: number, min = 0): numbe
 }
 
 function validate(app: unknown, options: Readonly<ServeOptions>) {
-  if (typeof app !== 'function') {
-    throw new TypeError('nexthop serve: the first argument must be an Express app, e.g. serve(createApp())');
-  }
-  if (app instanceof http.Server || 'listen' in app === false) {
+  if (app instanceof net.Server) {
     throw new TypeError(
       'nexthop serve: pass the app, not a server: serve(app) creates the HTTP/1.1 server itself',
     );
+  }
+  if (typeof app !== 'function') {
+    throw new TypeError('nexthop serve: the first argument must be an Express app, e.g. serve(createApp())');
   }
   const tls = NOT_PLAIN_HTTP.filter((k) => k in options);
   if (tls.length > 0) {
@@ -211,7 +212,7 @@ function listenError(err: NodeJS.ErrnoException, port: number): NexthopError {
       : err.code === 'EACCES'
         ? `port ${port} may not be bound by this user: use a port above 1023 (set PORT)`
         : `cannot listen on port ${port}: ${err.message}`;
-  return new NexthopError('ERR_NEXTHOP_LISTEN', `nexthop serve: ${why}`, { cause: err });
+  return new NexthopError('ERR_NEXTHOP_LISTEN', why, { cause: err });
 }
 
 /**
@@ -224,10 +225,9 @@ function listenError(err: NodeJS.ErrnoException, port: number): NexthopError {
  */
 export function serve(app: Application, options: Readonly<ServeOptions> = {}): Promise<ServeHandle> {
   const timing = validate(app, options);
-  const context = getAppContext(app);
-  const config = context?.config ?? loadConfig();
-  const logger =
-    options.logger ?? context?.logger ?? createLogger({ dir: config.logDir, level: config.logLevel });
+  const context = getAppContext(app) ?? startupContext(options);
+  const { config } = context;
+  const logger = options.logger ?? context.logger;
   const port = options.port ?? config.port;
   const { handleSignals = true, processGuards = true } = options;
   const workers = resolveWorkers(options.workers ?? config.webConcurrency);
@@ -290,7 +290,7 @@ export function serve(app: Application, options: Readonly<ServeOptions> = {}): P
   }
 
   return new Promise<ServeHandle>((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) => reject(listenError(err, port));
+    const onError = (err: NodeJS.ErrnoException) => reject(startupError(listenError(err, port)));
     server.once('error', onError);
     server.listen({ port, host: options.host }, () => {
       server.off('error', onError);
@@ -339,13 +339,8 @@ async function servePrimary(params: {
     workers: params.workers,
     pid: process.pid,
   });
-  return {
-    server: http.createServer(),
-    port: supervisor.port,
-    close: supervisor.close,
-    role: 'primary',
-    supervisor,
-  };
+  const close = () => supervisor.close();
+  return { server: http.createServer(), port: supervisor.port, close, role: 'primary', supervisor };
 }
 
 /** First SIGTERM/SIGINT: graceful shutdown then exit 0. A second one: exit 1 at once. */

@@ -1,0 +1,96 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { tempDir } from './helpers/process';
+
+// Installs the packed tarball into a fresh project, as a user would, and uses it from
+// JavaScript and TypeScript. Dependencies come from the npm cache `npm ci` filled.
+const ROOT = path.join(__dirname, '..');
+const npm = (args: string[], cwd: string) =>
+  execFileSync('npm', args, {
+    cwd,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env },
+  });
+
+describe('the npm package', () => {
+  const work = tempDir('nexthop-pack-');
+  afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+  let tarball = '';
+  let files: string[] = [];
+
+  beforeAll(() => {
+    const [info] = JSON.parse(npm(['pack', '--json', '--pack-destination', work], ROOT));
+    tarball = path.join(work, info.filename);
+    files = info.files.map((f: { path: string }) => f.path);
+  }, 120_000);
+
+  test('ships only dist, README, LICENSE and package.json', () => {
+    expect(files).toContain('package.json');
+    expect(files).toContain('README.md');
+    expect(files).toContain('LICENSE');
+    expect(files).toContain('dist/lib/index.js');
+    expect(files).toContain('dist/lib/index.d.ts');
+    const stray = files.filter((f) => !/^(dist\/|README\.md$|LICENSE$|package\.json$)/.test(f));
+    expect(stray).toEqual([]);
+    expect(files.filter((f) => /\.test\.|__tests__|\.tsbuildinfo/.test(f))).toEqual([]);
+  });
+
+  test('installs into a fresh project, requires, and its types compile', () => {
+    const project = path.join(work, 'consumer');
+    fs.mkdirSync(project);
+    fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true }));
+    npm(
+      [
+        'install',
+        '--prefer-offline',
+        '--no-audit',
+        '--no-fund',
+        tarball,
+        '@types/express@5',
+        '@types/node@20',
+      ],
+      project,
+    );
+
+    const js = execFileSync(
+      process.execPath,
+      [
+        '-e',
+        "const n = require('nexthop'); console.log(typeof n.createApp, typeof n.serve, n.loadConfig({}).port)",
+      ],
+      { cwd: project, encoding: 'utf8' },
+    );
+    expect(js.trim()).toBe('function function 8080');
+
+    fs.writeFileSync(
+      path.join(project, 'index.ts'),
+      [
+        "import { createApp, serve, loadConfig, NexthopError, type Config, type ServeOptions } from 'nexthop';",
+        "const config: Config = loadConfig({ PORT: '3000', LOG_DIR: './logs' });",
+        'const app = createApp({ config });',
+        "app.get('/hello', (req, res) => { res.json({ ip: req.ip, proto: req.protocol }); });",
+        'const options: ServeOptions = { shutdownTimeout: 5000 };',
+        'export const started = serve(app, options).then((h) => h.port);',
+        "export const isOurs = (e: unknown) => e instanceof NexthopError && e.code === 'ERR_NEXTHOP_CONFIG';",
+        '',
+      ].join('\n'),
+    );
+    fs.writeFileSync(
+      path.join(project, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          strict: true,
+          module: 'commonjs',
+          target: 'ES2022',
+          noEmit: true,
+          types: ['node'],
+        },
+        files: ['index.ts'],
+      }),
+    );
+    const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+    expect(() => execFileSync(process.execPath, [tsc, '-p', project], { encoding: 'utf8' })).not.toThrow();
+  }, 180_000);
+});

@@ -1,0 +1,194 @@
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import express from 'express';
+import {
+  createApp,
+  createLogger,
+  loadConfig,
+  serve,
+  DEFAULT_KEEP_ALIVE_TIMEOUT,
+  DEFAULT_HEADERS_TIMEOUT,
+  DEFAULT_REQUEST_TIMEOUT,
+  NexthopError,
+  type ServeHandle,
+} from 'nexthop';
+import { freePort, tempDir } from './helpers/process';
+import { request } from './helpers/http';
+
+const logDir = tempDir();
+const quiet = { handleSignals: false, processGuards: false } as const;
+afterAll(() => fs.rmSync(logDir, { recursive: true, force: true }));
+
+function testApp() {
+  const logger = createLogger({ dir: logDir, console: false });
+  const app = createApp({ config: loadConfig({ LOG_DIR: logDir, PORT: '8080' }), logger });
+  app.get('/hello', (req, res) => res.json({ ip: req.ip, proto: req.protocol, secure: req.secure }));
+  return app;
+}
+
+describe('serve', () => {
+  let handle: ServeHandle | undefined;
+  afterEach(async () => {
+    await handle?.close();
+    handle = undefined;
+  });
+
+  test('listens on the given port, answers HTTP/1.1 and resolves a handle', async () => {
+    const port = await freePort();
+    handle = await serve(testApp(), { ...quiet, port });
+    expect(handle.port).toBe(port);
+    const reply = await request(port, '/hello');
+    expect(reply.status).toBe(200);
+    expect(reply.httpVersion).toBe('1.1');
+    // (clientIp's own tests pin the exact form; here: the socket peer, plain HTTP)
+    expect(JSON.parse(reply.body)).toMatchObject({ proto: 'http', secure: false });
+    expect(JSON.parse(reply.body).ip).toMatch(/127\.0\.0\.1$/);
+  });
+
+  test('the live server keeps idle connections for the documented 76 s', async () => {
+    handle = await serve(testApp(), { ...quiet, port: 0 });
+    expect(DEFAULT_KEEP_ALIVE_TIMEOUT).toBe(76_000);
+    expect(handle.server.keepAliveTimeout).toBe(76_000);
+    expect(handle.server.headersTimeout).toBe(DEFAULT_HEADERS_TIMEOUT);
+    expect(handle.server.requestTimeout).toBe(DEFAULT_REQUEST_TIMEOUT);
+    const agent = new http.Agent({ keepAlive: true });
+    const reply = await request(handle.port, '/hello', { agent });
+    agent.destroy();
+    // Node announces its idle timeout to the client in seconds.
+    expect(reply.headers['keep-alive']).toBe('timeout=76');
+    expect(reply.headers.connection).toBe('keep-alive');
+  });
+
+  test('trust proxy believes the platform front on loopback, never everyone', async () => {
+    const app = testApp();
+    expect(app.get('trust proxy')).not.toBe(true);
+    handle = await serve(app, { ...quiet, port: 0 });
+    const reply = await request(handle.port, '/hello', {
+      headers: { 'X-Forwarded-Proto': 'https', 'X-Forwarded-For': '203.0.113.9' },
+    });
+    expect(JSON.parse(reply.body)).toEqual({ ip: '203.0.113.9', proto: 'https', secure: true });
+  });
+
+  test('x-powered-by is off', async () => {
+    handle = await serve(testApp(), { ...quiet, port: 0 });
+    const reply = await request(handle.port, '/hello');
+    expect(reply.headers['x-powered-by']).toBeUndefined();
+  });
+
+  test('a plain express() app is served too', async () => {
+    const app = express();
+    app.get('/', (_req, res) => res.send('plain'));
+    const logger = createLogger({ dir: logDir, console: false });
+    handle = await serve(app, { ...quiet, port: 0, logger });
+    expect((await request(handle.port, '/')).body).toBe('plain');
+  });
+
+  test('close() finishes in-flight requests and closes idle keep-alive sockets at once', async () => {
+    const app = testApp();
+    app.get('/slow', (_req, res) => setTimeout(() => res.send('done'), 300));
+    handle = await serve(app, { ...quiet, port: 0 });
+    const agent = new http.Agent({ keepAlive: true });
+    await request(handle.port, '/hello', { agent }); // leaves an idle keep-alive socket
+    const slow = request(handle.port, '/slow');
+    await new Promise((r) => setTimeout(r, 50));
+    const started = Date.now();
+    const closing = handle.close();
+    const reply = await slow;
+    await closing;
+    handle = undefined;
+    expect(reply.status).toBe(200);
+    expect(reply.headers.connection).toBe('close');
+    expect(Date.now() - started).toBeLessThan(2_000);
+    agent.destroy();
+  });
+
+  test('the upgrade event reaches a mounted handler with an upgrade() method', async () => {
+    const app = testApp();
+    const seen: string[] = [];
+    const handler = Object.assign(
+      (_req: express.Request, _res: express.Response, next: express.NextFunction) => next(),
+      {
+        upgrade(req: http.IncomingMessage, socket: net.Socket) {
+          seen.push(req.url ?? '');
+          socket.end('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: test\r\n\r\n');
+        },
+      },
+    );
+    app.use('/ws', handler);
+    handle = await serve(app, { ...quiet, port: 0 });
+    const upgrade = (p: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = net.connect(handle!.port, '127.0.0.1', () =>
+          socket.write(`GET ${p} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: test\r\n\r\n`),
+        );
+        let text = '';
+        socket.on('data', (d) => (text += d.toString()));
+        socket.on('close', () => resolve(text.split('\r\n')[0]));
+        socket.on('error', reject);
+      });
+    expect(await upgrade('/ws/chat?x=1')).toBe('HTTP/1.1 101 Switching Protocols');
+    expect(await upgrade('/elsewhere')).toBe('HTTP/1.1 404 Not Found');
+    expect(seen).toEqual(['/ws/chat?x=1']);
+  });
+});
+
+describe('serve refuses what the platform does not speak', () => {
+  test.each(['key', 'cert', 'pfx', 'https', 'http2', 'allowHTTP1'])('TLS/HTTP2 option %j', (name) => {
+    const call = () => serve(testApp(), { [name]: 'x' } as never);
+    expect(call).toThrow(NexthopError);
+    expect(call).toThrow(/speak TLS or HTTP\/2.*plain HTTP\/1\.1/);
+    try {
+      call();
+    } catch (err) {
+      expect((err as NexthopError).code).toBe('ERR_NEXTHOP_NOT_PLAIN_HTTP');
+    }
+  });
+
+  test('a server instead of an app', () => {
+    expect(() => serve(http.createServer() as never)).toThrow(/pass the app, not a server/);
+    expect(() => serve(undefined as never)).toThrow(TypeError);
+  });
+
+  test.each([
+    [{ port: -1 }, RangeError, /port must be an integer from 0 to 65535/],
+    [{ port: 70000 }, RangeError, /port must be an integer/],
+    [{ port: 1.5 }, RangeError, /port must be an integer/],
+    [{ keepAliveTimeout: '5s' }, TypeError, /keepAliveTimeout must be an integer number of milliseconds/],
+    [{ keepAliveTimeout: 0 }, RangeError, /keepAliveTimeout must be from 1/],
+    [{ shutdownTimeout: -5 }, RangeError, /shutdownTimeout must be from 0/],
+    [{ drainDelay: 1.5 }, TypeError, /drainDelay must be an integer/],
+  ])('options %j', (options, type, message) => {
+    expect(() => serve(testApp(), options as never)).toThrow(type);
+    expect(() => serve(testApp(), options as never)).toThrow(message);
+  });
+
+  test('a port in use rejects with ERR_NEXTHOP_LISTEN and the fix', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(0, r));
+    const { port } = blocker.address() as net.AddressInfo;
+    try {
+      await expect(serve(testApp(), { ...quiet, port })).rejects.toMatchObject({
+        code: 'ERR_NEXTHOP_LISTEN',
+        message: expect.stringContaining(`port ${port} is already in use`),
+      });
+    } finally {
+      blocker.close();
+    }
+  });
+});
+
+describe('createApp', () => {
+  test('refuses non-object options', () => {
+    expect(() => createApp('x' as never)).toThrow(TypeError);
+  });
+
+  test('an unwritable log folder fails with ERR_NEXTHOP_LOG_DIR', () => {
+    const file = path.join(logDir, 'a-file');
+    fs.writeFileSync(file, '');
+    expect(() => createApp({ config: loadConfig({ LOG_DIR: file }) })).toThrow(
+      expect.objectContaining({ code: 'ERR_NEXTHOP_LOG_DIR', message: expect.stringContaining(file) }),
+    );
+  });
+});

@@ -4,7 +4,7 @@ import { errorHandler, notFound } from 'nexthop';
 
 function app() {
   const a = express();
-  a.use((req, res, next) => {
+  a.use((_req, res, next) => {
     res.setHeader('x-request-id', 'rid-7');
     next();
   });

@@ -228,7 +228,7 @@ export function supervise(options: SupervisorOptions): Supervisor {
     logger.error(err.message, { code: err.code });
     void supervisor.close().then(() => {
       if (!options.exitOnCrashLoop) return started.reject(err);
-      process.stderr.write(`${err.message}\n`);
+      process.stderr.write(`nexthop [${err.code}]: ${err.message}\n`);
       process.exit(1);
     });
   }

@@ -172,6 +172,42 @@ function findUpgradeHandler(app: Application, url: string): UpgradeHandler | und
   return undefined;
 }
 
+/**
+ * How long a keep-alive socket must have been idle before shutdown closes it. A client
+ * under load reuses its sockets within milliseconds, so those get one more response,
+ * with `Connection: close`, instead of a close racing their next request (a reset, or a
+ * 502 at nginx for a POST). Sockets idle longer than this are not in use and close at once.
+ */
+export const SHUTDOWN_IDLE_GRACE = 500;
+
+/** Per-socket idle bookkeeping for a shutdown that never cuts a request in its first byte. */
+function trackIdleSockets(server: http.Server) {
+  const idleSince = new Map<Duplex, number>();
+  let timer: NodeJS.Timeout | undefined;
+  server.on('connection', (socket: Duplex) => {
+    idleSince.set(socket, Date.now());
+    socket.once('close', () => idleSince.delete(socket));
+  });
+  function sweep(): void {
+    clearTimeout(timer);
+    const now = Date.now();
+    let next = Infinity;
+    for (const [socket, since] of idleSince) {
+      const left = since + SHUTDOWN_IDLE_GRACE - now;
+      if (left <= 0) socket.destroy();
+      else next = Math.min(next, left);
+    }
+    if (next !== Infinity) timer = setTimeout(sweep, next).unref();
+  }
+  return {
+    busy: (socket: Duplex) => idleSince.delete(socket),
+    free: (socket: Duplex) => {
+      if (!socket.destroyed) idleSince.set(socket, Date.now());
+    },
+    sweep,
+  };
+}
+
 let guardsInstalled = false;
 
 /**
@@ -230,7 +266,7 @@ export function serve(app: Application, options: Readonly<ServeOptions> = {}): P
   const logger = options.logger ?? context.logger;
   const port = options.port ?? config.port;
   const { handleSignals = true, processGuards = true } = options;
-  const workers = resolveWorkers(options.workers ?? config.webConcurrency);
+  const workers = resolveWorkers('workers' in options ? options.workers : config.webConcurrency);
   if (workers !== undefined && cluster.isPrimary) {
     return servePrimary({ workers, logger, timing, handleSignals });
   }
@@ -242,16 +278,19 @@ export function serve(app: Application, options: Readonly<ServeOptions> = {}): P
   server.requestTimeout = timing.requestTimeout;
 
   const inFlight = new Set<http.ServerResponse>();
+  const idle = trackIdleSockets(server);
   let closing: Promise<void> | undefined;
   let stopping = false;
 
-  server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     // During shutdown, every response tells the client (nginx) not to reuse this connection.
     if (stopping && !res.headersSent) res.setHeader('Connection', 'close');
     inFlight.add(res);
+    idle.busy(req.socket);
     res.once('close', () => {
       inFlight.delete(res);
-      if (stopping) setImmediate(() => server.closeIdleConnections());
+      idle.free(req.socket);
+      if (stopping) idle.sweep();
     });
   });
   // Registered after the bookkeeping listener, so every response is tracked before the app runs.
@@ -269,8 +308,10 @@ export function serve(app: Application, options: Readonly<ServeOptions> = {}): P
     if (drainDelay > 0) await new Promise((r) => setTimeout(r, drainDelay).unref());
     stopping = true;
     for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeIdleConnections();
+    // net's close, not http's: since Node 19 http's also closes every idle keep-alive socket
+    // at once, racing a client (nginx) that is sending its next request on one of them.
+    const closed = new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()));
+    idle.sweep();
     let forced = false;
     const timer = setTimeout(() => {
       forced = true;

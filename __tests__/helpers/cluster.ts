@@ -84,22 +84,31 @@ export interface LoadResult {
   pids: Set<number>;
 }
 
+/** Resolves once `check()` is true, testing it every 10 ms (for counters of a running load). */
+export async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`condition not met in ${timeoutMs} ms: ${check.toString()}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 /**
- * Send GET `path` requests from `concurrency` loops until `stop()` resolves. `fresh`: a new
+ * Send `method` `path` requests from `concurrency` loops until `stop()` resolves. `fresh`: a new
  * TCP connection per request (any refused connection shows), else keep-alive.
  */
 export function loop(
   port: number,
   path: string,
-  options: { concurrency?: number; fresh?: boolean } = {},
-): { stop(): Promise<LoadResult> } {
-  const { concurrency = 4, fresh = false } = options;
+  options: { concurrency?: number; fresh?: boolean; method?: string; body?: string } = {},
+): { result: LoadResult; stop(): Promise<LoadResult> } {
+  const { concurrency = 4, fresh = false, method = 'GET', body: payload } = options;
   const agent = fresh ? false : new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const result: LoadResult = { ok: 0, failed: 0, errors: [], pids: new Set() };
   let running = true;
   const one = () =>
     new Promise<void>((resolve) => {
-      const req = http.get({ host: '127.0.0.1', port, path, agent }, (res) => {
+      const req = http.request({ host: '127.0.0.1', port, path, agent, method }, (res) => {
         let body = '';
         res.on('data', (c: Buffer) => (body += c.toString()));
         res.on('end', () => {
@@ -116,11 +125,13 @@ export function loop(
         res.on('error', (e) => (result.failed++, result.errors.push(e.message), resolve()));
       });
       req.on('error', (e) => (result.failed++, result.errors.push(e.message), resolve()));
+      req.end(payload);
     });
   const loops = Array.from({ length: concurrency }, async () => {
     while (running) await one();
   });
   return {
+    result,
     async stop() {
       running = false;
       await Promise.all(loops);

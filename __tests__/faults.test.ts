@@ -32,7 +32,7 @@ test('bench/faults.js --short: faults never take the app down', async () => {
   expect(report.problems).toEqual([]);
   expect(code).toBe(0);
   const byName = Object.fromEntries(report.scenarios.map((s) => [s.scenario, s]));
-  expect(byName.sigkill.faults).toHaveLength(2);
+  expect(byName.sigkill.faults!.length).toBeGreaterThanOrEqual(2);
   expect(byName.sigkill.restarts).toBeGreaterThanOrEqual(2);
   expect(byName.graceful.failed).toBe(0);
   expect(byName.graceful.restarts).toBeGreaterThanOrEqual(2);

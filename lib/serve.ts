@@ -304,7 +304,7 @@ export function serve(app: Application, options: Readonly<ServeOptions> = {}): P
   });
 
   async function shutdown(reason: string, drainDelay = timing.drainDelay): Promise<void> {
-    logger.info(`${reason}: draining`, { inFlight: inFlight.size, drainDelay });
+    logger.info(`${reason}: shutting down`, { drainDelay });
     if (drainDelay > 0) await new Promise((r) => setTimeout(r, drainDelay).unref());
     stopping = true;
     for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
@@ -312,6 +312,7 @@ export function serve(app: Application, options: Readonly<ServeOptions> = {}): P
     // at once, racing a client (nginx) that is sending its next request on one of them.
     const closed = new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()));
     idle.sweep();
+    logger.info('stopped accepting connections; finishing in-flight requests', { inFlight: inFlight.size });
     let forced = false;
     const timer = setTimeout(() => {
       forced = true;

@@ -17,6 +17,7 @@ interface Scenario {
   refusedAfterClose?: number;
   firstRefusedAfterMs?: number | null;
   exit?: number | string;
+  keepAlive?: { sent: number; ok: number };
 }
 
 test('bench/faults.js --short: faults never take the app down', async () => {
@@ -41,5 +42,7 @@ test('bench/faults.js --short: faults never take the app down', async () => {
   expect(byName.throws.statuses!['200']).toBe(byName.throws.ok);
   expect(byName.sigterm.lostRequests).toBe(0);
   expect(byName.sigterm.exit).toBe(0);
-  for (const s of report.scenarios) expect(s.sent).toBeGreaterThan(0);
+  for (const name of ['sigkill', 'graceful', 'throws']) expect(byName[name].sent).toBeGreaterThan(0);
+  expect(byName.sigterm.keepAlive!.ok).toBeGreaterThan(0);
+  expect(byName.sigterm.firstRefusedAfterMs ?? Infinity).toBeGreaterThanOrEqual(500);
 }, 60_000);

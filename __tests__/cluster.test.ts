@@ -1,9 +1,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { createApp, createLogger, loadConfig, serve, RESTART_POLICY, WORKER_ID_ENV } from 'nexthop';
+import {
+  createApp,
+  createLogger,
+  loadConfig,
+  serve,
+  RESTART_POLICY,
+  SHUTDOWN_IDLE_GRACE,
+  WORKER_ID_ENV,
+} from 'nexthop';
 import { FIXTURES, startNode, stop, tempDir, type Child } from './helpers/process';
 import { request } from './helpers/http';
-import { alive, gone, logLines, loop, waitForLogs, type LogLine } from './helpers/cluster';
+import { alive, gone, logLines, loop, until, waitForLogs, type LogLine } from './helpers/cluster';
 
 const fixture = path.join(FIXTURES, 'cluster-app.js');
 const logDir = tempDir();
@@ -49,6 +57,26 @@ describe('serve({ workers }): validation and roles', () => {
     expect(handle.role).toBe('single');
     expect(handle.supervisor).toBeUndefined();
     await handle.close();
+  });
+});
+
+describe('serve() shutdown under keep-alive load (single process)', () => {
+  test('busy keep-alive sockets get Connection: close, never a reset; then new connections are refused', async () => {
+    const app = createApp({
+      config: loadConfig({ LOG_DIR: logDir }),
+      logger: createLogger({ dir: logDir, console: false }),
+    });
+    app.get('/pid', (_req, res) => res.json({ pid: process.pid }));
+    const handle = await serve(app, { port: 0, handleSignals: false, processGuards: false });
+    const traffic = loop(handle.port, '/pid', { concurrency: 6 });
+    await until(() => traffic.result.ok > 200);
+    const started = Date.now();
+    await handle.close();
+    expect(Date.now() - started).toBeLessThan(SHUTDOWN_IDLE_GRACE + 1_000);
+    const result = await traffic.stop();
+    const notRefused = result.errors.filter((e) => !e.includes('ECONNREFUSED'));
+    expect(notRefused).toEqual([]);
+    expect(result.ok).toBeGreaterThan(200);
   });
 });
 

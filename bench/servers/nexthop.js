@@ -1,0 +1,69 @@
+// Helpers for the nexthop scenarios: load the built package (dist/, `npm run build`), point
+// NEXT_HOP at the bench upstream, keep logs in the temp LOG_DIR the harness gives, and serve.
+'use strict';
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { upstream, collectGarbageOnSignal } = require('./common');
+
+const DIST = path.join(__dirname, '..', '..', 'dist', 'lib');
+
+/** The built nexthop exports; exits with a clear message if the build or an export is missing. */
+function load(...names) {
+  let nexthop;
+  try {
+    nexthop = require(DIST);
+  } catch (err) {
+    process.stderr.write(`bench: cannot load ${DIST} (${err.message}); run \`npm run build\` first\n`);
+    process.exit(3);
+  }
+  const missing = names.filter((name) => typeof nexthop[name] !== 'function');
+  if (missing.length > 0) {
+    process.stderr.write(`bench: nexthop does not export ${missing.join(', ')} yet\n`);
+    process.exit(3);
+  }
+  return nexthop;
+}
+
+/** Environment every nexthop scenario shares; LOG_DIR falls back to a fresh temp folder. */
+function prepareEnv() {
+  process.env.NEXT_HOP = upstream().origin;
+  process.env.LOG_DIR ||= fs.mkdtempSync(path.join(os.tmpdir(), 'nexthop-bench-logs-'));
+  process.env.NODE_ENV ||= 'production';
+  // Lifecycle lines only: the bench measures the request path, not start-up chatter.
+  process.env.LOG_LEVEL ||= 'warn';
+}
+
+/** True when the app's router already holds the access-log middleware (named accessLog*). */
+function hasAccessLog(app) {
+  const stack = (app.router && app.router.stack) || [];
+  return stack.some((layer) => /^accessLog/i.test((layer.handle && layer.handle.name) || layer.name || ''));
+}
+
+/**
+ * createApp() with its default stack, and the access log as the budget defines the default
+ * stack: mounted with its defaults when createApp does not mount it itself (`accessLog: true`),
+ * or left out (`accessLog: false`, the "without" side of the access-log cost).
+ */
+function createBenchApp(nexthop, { accessLog = true } = {}) {
+  prepareEnv();
+  const app = accessLog ? nexthop.createApp() : nexthop.createApp({ accessLog: false });
+  if (accessLog && !hasAccessLog(app) && typeof nexthop.accessLog === 'function') {
+    app.use(nexthop.accessLog());
+  }
+  if (!accessLog && hasAccessLog(app)) {
+    process.stderr.write('bench: createApp({ accessLog: false }) still mounts an access log\n');
+    process.exit(3);
+  }
+  return app;
+}
+
+/** serve() on 127.0.0.1:PORT, with its graceful SIGTERM (which also lets --cpu-prof write). */
+function serveBench(nexthop, app) {
+  collectGarbageOnSignal();
+  return nexthop
+    .serve(app, { host: '127.0.0.1' })
+    .then(({ port }) => process.stdout.write(`READY ${port}\n`));
+}
+
+module.exports = { load, createBenchApp, serveBench };

@@ -1,7 +1,7 @@
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
-  roots: ['<rootDir>/__tests__', '<rootDir>/examples'],
+  roots: ['<rootDir>/__tests__'],
   testMatch: ['**/*.test.ts'],
   transform: {
     // Type errors are caught once by `npm run typecheck`; here ts-jest only transpiles.

@@ -47,7 +47,7 @@ describe('a served app as a real process', () => {
     await new Promise((r) => setTimeout(r, 200)); // the slow request is in flight
     const signalled = Date.now();
     child.proc.kill('SIGTERM');
-    await child.waitFor(/SIGTERM received: draining/);
+    await child.waitFor(/stopped accepting connections/);
     expect(await refused(port)).toBe('ECONNREFUSED');
     const reply = await slow;
     expect(reply.status).toBe(200);
@@ -76,7 +76,7 @@ describe('a served app as a real process', () => {
     await new Promise((r) => setTimeout(r, 200));
     const signalled = Date.now();
     child.proc.kill('SIGTERM');
-    await child.waitFor(/draining/);
+    await child.waitFor(/shutting down/);
     child.proc.kill('SIGTERM');
     expect(await child.exited).toBe(1);
     expect(Date.now() - signalled).toBeLessThan(3_000);
@@ -98,7 +98,7 @@ describe('a served app as a real process', () => {
   test('drainDelay keeps answering before the listener closes', async () => {
     const { child, port } = await start({ DRAIN_DELAY: '800' });
     child.proc.kill('SIGTERM');
-    await child.waitFor(/draining/);
+    await child.waitFor(/SIGTERM received: shutting down/);
     expect((await request(port, '/hello')).status).toBe(200);
     expect(await child.exited).toBe(0);
     expect(await refused(port)).toBe('ECONNREFUSED');

@@ -22,7 +22,8 @@ const quiet = { handleSignals: false, processGuards: false } as const;
 afterAll(() => fs.rmSync(logDir, { recursive: true, force: true }));
 
 function testApp() {
-  const app = createApp({ config: loadConfig({ LOG_DIR: logDir, PORT: '8080' }) });
+  const logger = createLogger({ dir: logDir, console: false });
+  const app = createApp({ config: loadConfig({ LOG_DIR: logDir, PORT: '8080' }), logger });
   app.get('/hello', (req, res) => res.json({ ip: req.ip, proto: req.protocol, secure: req.secure }));
   return app;
 }

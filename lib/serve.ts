@@ -231,12 +231,13 @@ export function serve(app: Application, options: Readonly<ServeOptions> = {}): P
   });
 
   async function shutdown(reason: string): Promise<void> {
-    logger.info(`${reason}: draining`, { inFlight: inFlight.size, drainDelay: timing.drainDelay });
+    logger.info(`${reason}: shutting down`, { drainDelay: timing.drainDelay });
     if (timing.drainDelay > 0) await new Promise((r) => setTimeout(r, timing.drainDelay).unref());
     stopping = true;
     for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
+    logger.info('stopped accepting connections; finishing in-flight requests', { inFlight: inFlight.size });
     let forced = false;
     const timer = setTimeout(() => {
       forced = true;

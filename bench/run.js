@@ -317,6 +317,7 @@ async function main() {
   if (opts.help) return void process.stdout.write(`${USAGE}\n`);
   if (opts.cpuProf) fs.mkdirSync(opts.cpuProf, { recursive: true });
   const ctx = createContext(opts);
+  procs.tellReaper('dir', ctx.runDir);
   const cleanup = () => {
     procs.killAll();
     fs.rmSync(ctx.runDir, { recursive: true, force: true });

@@ -11,6 +11,20 @@ const { setImmediate } = require('node:timers');
 const { setTimeout: sleep } = require('node:timers/promises');
 
 const started = new Set();
+let reaper;
+
+/**
+ * Tell the reaper (bench/lib/reaper.js, started on first use) about a child pid ("add" or
+ * "del") or the run's temp folder ("dir").
+ */
+function tellReaper(verb, pid) {
+  if (!reaper) {
+    reaper = spawn(process.execPath, [require.resolve('./reaper')], { stdio: ['pipe', 'ignore', 'ignore'] });
+    reaper.unref();
+    reaper.stdin.unref();
+  }
+  reaper.stdin.write(`${verb} ${pid}\n`);
+}
 
 /** Whether `taskset -c 0` and `-c 1` work here (2+ CPUs in our affinity mask). */
 function canPin() {
@@ -64,7 +78,11 @@ function start(cmd, args, { env = {}, cpu, cwd, name = cmd, stdin = 'ignore' } =
     stop: (timeoutMs) => stop(child, timeoutMs),
   };
   started.add(child);
-  exited.then(() => started.delete(child));
+  if (proc.pid) tellReaper('add', proc.pid);
+  exited.then(() => {
+    started.delete(child);
+    if (proc.pid) tellReaper('del', proc.pid);
+  });
   return child;
 }
 
@@ -212,4 +230,6 @@ module.exports = {
   waitForOutput,
   peakRss,
   currentRss,
+  processTree,
+  tellReaper,
 };

@@ -156,7 +156,9 @@ async function measure(ctx, scenario) {
     }
     const load = { url: server.url, connections: ctx.opts.connections };
     if (ctx.opts.warmup > 0) await runLoad(ctx.tool, { ...load, duration: ctx.opts.warmup });
+    const cpuBefore = procs.cpuSeconds(server.child.pid);
     const result = await runLoad(ctx.tool, { ...load, duration: ctx.opts.duration });
+    result.cpuUsPerRequest = ((procs.cpuSeconds(server.child.pid) - cpuBefore) / result.requests) * 1e6;
     result.peakRss = procs.peakRss(server.child.pid);
     await server.child.stop(10000);
     result.accessLogBytes = accessLogBytes(server.logDir);
@@ -207,6 +209,7 @@ async function throughput(ctx) {
       p50Ms: median(r.runs.map((x) => x.p50Ms)),
       p99Ms: median(r.runs.map((x) => x.p99Ms)),
       peakRssMb: median(r.runs.map((x) => x.peakRss / MB)),
+      cpuUsPerRequest: median(r.runs.map((x) => x.cpuUsPerRequest)),
     };
     r.errors = r.runs.reduce((sum, x) => sum + x.errors, 0);
     r.non2xx = r.runs.reduce((sum, x) => sum + x.non2xx, 0);

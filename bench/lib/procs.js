@@ -212,6 +212,27 @@ function peakRss(pid) {
   return processTree(pid).reduce((sum, p) => sum + statusField(p, 'VmHWM'), 0);
 }
 
+let ticksPerSecond;
+
+/**
+ * CPU time in seconds (user + system, /proc/<pid>/stat fields 14 and 15) used so far by `pid`
+ * plus its descendants. Less sensitive than req/s to other processes sharing the machine.
+ */
+function cpuSeconds(pid) {
+  ticksPerSecond ??= Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+  let ticks = 0;
+  for (const p of processTree(pid)) {
+    try {
+      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // ended while we read
+    }
+  }
+  return ticks / ticksPerSecond;
+}
+
 /** Current resident set size in bytes (VmRSS) of `pid` plus its descendants. */
 function currentRss(pid) {
   return processTree(pid).reduce((sum, p) => sum + statusField(p, 'VmRSS'), 0);
@@ -230,6 +251,7 @@ module.exports = {
   waitForOutput,
   peakRss,
   currentRss,
+  cpuSeconds,
   processTree,
   tellReaper,
 };

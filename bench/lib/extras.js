@@ -8,14 +8,21 @@ const procs = require('./procs');
 const { startServer } = require('./servers');
 const { median, MB } = require('./report');
 
-/** RSS of `pid` after a full GC (the servers collect on SIGUSR2 under --expose-gc). */
-async function settledRss(pid) {
-  process.kill(pid, 'SIGUSR2');
-  await sleep(300);
-  return procs.currentRss(pid);
+/** The server's memory after full GCs: the `reading`-th MEMORY line it prints on SIGUSR2. */
+async function settledMemory(server, reading) {
+  process.kill(server.child.pid, 'SIGUSR2');
+  const [, json] = await procs.waitForOutput(
+    server.child,
+    new RegExp(`^MEMORY ${reading} (.*)$`, 'm'),
+    10000,
+  );
+  return JSON.parse(json);
 }
 
-/** RSS growth of the server while `count` keep-alive connections sit idle, per 1,000. */
+/**
+ * Memory the server holds for `count` idle keep-alive connections: RSS and JS heap after full
+ * GCs, before and after the connections are opened.
+ */
 async function idleOnce(ctx, scenario) {
   const server = await startServer(ctx, scenario, ctx.upstreams.hello, { nodeArgs: ['--expose-gc'] });
   const arg = JSON.stringify({ port: server.port, path: '/hello', count: ctx.opts.idle });
@@ -26,13 +33,21 @@ async function idleOnce(ctx, scenario) {
   });
   try {
     await procs.waitForOutput(client, /^WARM$/m);
-    const before = await settledRss(server.child.pid);
+    await sleep(500);
+    const before = await settledMemory(server, 1);
     client.proc.stdin.write('OPEN\n');
     const [, opened] = await procs.waitForOutput(client, /^OPEN (\d+)$/m);
-    const after = await settledRss(server.child.pid);
+    const after = await settledMemory(server, 2);
     client.proc.stdin.write('STATUS\n');
     const [, alive] = await procs.waitForOutput(client, /^ALIVE (\d+)$/m);
-    return { before, after, opened: Number(opened), alive: Number(alive) };
+    return {
+      before: before.rss,
+      after: after.rss,
+      heapBefore: before.heapUsed,
+      heapAfter: after.heapUsed,
+      opened: Number(opened),
+      alive: Number(alive),
+    };
   } finally {
     client.proc.stdin.end();
     await client.stop();
@@ -114,6 +129,7 @@ async function idle(ctx, ids) {
       beforeMb: median(r.samples.map((s) => s.before / MB)),
       afterMb: median(r.samples.map((s) => s.after / MB)),
       perThousandMb: median(r.samples.map((s) => ((s.after - s.before) / MB / count) * 1000)),
+      heapPerThousandMb: median(r.samples.map((s) => ((s.heapAfter - s.heapBefore) / MB / count) * 1000)),
     };
     if (r.alive < count) r.note = `only ${r.alive} of ${count} connections were still open when measured`;
   }

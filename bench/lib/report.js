@@ -96,12 +96,20 @@ const EXTRA_SECTIONS = {
       results,
       'idle',
       `Idle keep-alive connections (${fmt(results.meta.idleConnections)} per run)`,
-      ['RSS before MB', 'RSS with connections MB', 'still open', 'MB per 1,000', 'vs Express'],
+      [
+        'RSS before MB',
+        'RSS with connections MB',
+        'still open',
+        'JS heap MB per 1,000',
+        'RSS MB per 1,000',
+        'vs Express',
+      ],
       'perThousandMb',
       (r) => [
         fmt(r.median.beforeMb, 1),
         fmt(r.median.afterMb, 1),
         `${r.alive}/${r.count}`,
+        fmt(r.median.heapPerThousandMb, 2),
         fmt(r.median.perThousandMb, 2),
       ],
     ),
@@ -130,6 +138,24 @@ function medianOf(results, group, id, field) {
   return r && r.median ? r.median[field] : NaN;
 }
 
+/**
+ * Steadier measures shown next to a budget's ratio: on a shared machine req/s moves with other
+ * processes' load, the server's CPU time per request much less (lower is better, so the ratio
+ * is inverted); RSS moves with the allocator, the JS heap after a full GC hardly at all.
+ */
+const CROSS_CHECKS = {
+  throughput: { field: 'cpuUsPerRequest', label: 'by server CPU per request', inverted: true },
+  idle: { field: 'heapPerThousandMb', label: 'JS heap alone', inverted: false },
+};
+
+function crossCheck(results, { group, a, b }) {
+  const check = CROSS_CHECKS[group];
+  if (!check) return '';
+  const [x, y] = [medianOf(results, group, a, check.field), medianOf(results, group, b, check.field)];
+  const r = check.inverted ? ratio(y, x) : ratio(x, y);
+  return Number.isFinite(r) ? `; ${check.label} ${fmt(r, 2)}×` : '';
+}
+
 /** Evaluate every budget against `results`: { text, status: PASS|FAIL|SKIP, ratio?, detail }. */
 function evaluateBudgets(results) {
   return BUDGETS.map((budget) => {
@@ -144,6 +170,10 @@ function evaluateBudgets(results) {
       const status = value < budget.limit ? 'PASS' : 'FAIL';
       return { text, status, value, detail: `${fmt(value, 1)} ${budget.unit}${partial}` };
     }
+    if (Number.isFinite(reference) && reference <= 0) {
+      // RSS can shrink between two readings (the allocator returns pages): no ratio exists.
+      return { text, status: 'SKIP', detail: `unreliable: ${b} measured ${fmt(reference, 2)}; re-run` };
+    }
     if (!Number.isFinite(value) || !Number.isFinite(reference)) {
       const why =
         budget.missing && !results[group][a] ? budget.missing : `${a} / ${b} not measured in this run`;
@@ -152,14 +182,8 @@ function evaluateBudgets(results) {
     const r = ratio(value, reference);
     const pass = budget.min !== undefined ? r >= budget.min : r <= budget.max;
     const need = budget.min !== undefined ? `≥ ${budget.min}×` : `≤ ${budget.max}×`;
-    // On a shared machine req/s moves with other processes' load; the server's CPU time per
-    // request moves much less, so it is shown next to the ratio as a cross-check.
-    const cpu = ratio(
-      medianOf(results, group, b, 'cpuUsPerRequest'),
-      medianOf(results, group, a, 'cpuUsPerRequest'),
-    );
-    const byCpu = Number.isFinite(cpu) ? `; by server CPU per request ${fmt(cpu, 2)}×` : '';
-    const detail = `${fmt(r, 2)}× (${a} ${fmt(value, 2)} / ${b} ${fmt(reference, 2)}; needs ${need}${byCpu})`;
+    const cross = crossCheck(results, budget);
+    const detail = `${fmt(r, 3)}× (${a} ${fmt(value, 2)} / ${b} ${fmt(reference, 2)}; needs ${need}${cross})`;
     return { text, status: pass ? 'PASS' : 'FAIL', ratio: r, detail };
   });
 }

@@ -30,11 +30,21 @@ function exitOnSigterm() {
 }
 
 /**
- * Under `node --expose-gc`, SIGUSR2 runs a full garbage collection: the idle-connection test
- * measures memory that connections retain, not garbage left by the requests.
+ * Under `node --expose-gc`, SIGUSR2 runs two full garbage collections half a second apart and
+ * prints `MEMORY <n> {"rss":…,"heapUsed":…,"external":…}`: the idle-connection test measures
+ * what connections retain, not garbage left by the requests.
  */
 function collectGarbageOnSignal() {
-  if (typeof global.gc === 'function') process.on('SIGUSR2', () => global.gc());
+  if (typeof global.gc !== 'function') return;
+  let readings = 0;
+  process.on('SIGUSR2', () => {
+    global.gc();
+    setTimeout(() => {
+      global.gc();
+      const { rss, heapUsed, external } = process.memoryUsage();
+      process.stdout.write(`MEMORY ${++readings} ${JSON.stringify({ rss, heapUsed, external })}\n`);
+    }, 500).unref();
+  });
 }
 
 /** Listen on 127.0.0.1:PORT and print a READY line (the harness polls HTTP anyway). */

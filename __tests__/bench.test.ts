@@ -80,7 +80,9 @@ describe('npm run bench -- --quick', () => {
 
   test('exits 0 and prints the report: table, extras and budgets', () => {
     expect({ code: run.code, stderr: run.stderr.slice(-2000) }).toEqual(expect.objectContaining({ code: 0 }));
-    expect(run.stdout).toMatch(/^\| setup \| req\/s \| p50 ms \| p99 ms \| peak RSS MB \| errors \|/m);
+    expect(run.stdout).toMatch(
+      /^\| setup \| req\/s \| p50 ms \| p99 ms \| peak RSS MB \| server CPU µs\/req \| errors \|/m,
+    );
     expect(run.stdout).toMatch(/^## Idle keep-alive connections/m);
     expect(run.stdout).toMatch(/^## 64 MiB upload through the proxy/m);
     expect(run.stdout).toMatch(/^## Cold start/m);

@@ -270,11 +270,11 @@ function createContext(opts) {
     /** Why scenario `id` cannot run here, or undefined when it can. */
     unavailable(id) {
       const s = byId.get(id);
-      if (s.nginx && !nginxPath) return 'nginx is not installed (skipped)';
+      if (s.nginx && !nginxPath) return 'nginx is not installed';
       if (!s.needs) return undefined;
       if (nexthop.why) return nexthop.why;
       const missing = s.needs.filter((name) => !nexthop.names.includes(name));
-      return missing.length ? `nexthop does not export ${missing.join(', ')} yet (skipped)` : undefined;
+      return missing.length ? `nexthop does not export ${missing.join(', ')} yet` : undefined;
     },
   };
   const loadDescription =

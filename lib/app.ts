@@ -5,6 +5,13 @@ import { setAppContext } from './context';
 import { NexthopError } from './errors';
 import { createLogger, type Logger } from './logger';
 import { startupError } from './startup';
+import { compileTrust, type Trust, type TrustedProxies } from './trust';
+import { clientIp, type ClientIpOptions } from '../middleware/client-ip';
+import { forwardedProto, type ForwardedProtoOptions } from '../middleware/forwarded-proto';
+import { geo, type GeoOptions } from '../middleware/geo';
+import { requestId, type RequestIdOptions } from '../middleware/request-id';
+import { requireHttps, type RequireHttpsOptions } from '../middleware/require-https';
+import { securityHeaders, type SecurityHeadersOptions } from '../middleware/security-headers';
 
 /** Options for {@link createApp}. Each feature takes its own options or `false` to leave it out. */
 export interface CreateAppOptions {
@@ -12,14 +19,26 @@ export interface CreateAppOptions {
   config?: Config;
   /** The logger every part of the app writes to. @default createLogger({ dir: config.logDir, level: config.logLevel }) */
   logger?: Logger;
+  /**
+   * Socket peers (the platform's module front) whose forwarding headers are believed,
+   * compiled once and shared by Express's `trust proxy` and every request-context
+   * middleware. Never `true`.
+   * @default DEFAULT_TRUSTED_PROXIES (loopback, link-local, private and CGNAT ranges)
+   */
+  trustedProxies?: TrustedProxies;
+  /** `req.clientIp` and a truthful `req.ip`. @default {} (on) */
+  clientIp?: ClientIpOptions | false;
+  /** `req.proto` and a truthful `req.protocol` / `req.secure`. @default {} (on) */
+  forwardedProto?: ForwardedProtoOptions | false;
+  /** `req.id` and the `X-Request-Id` response header. @default {} (on) */
+  requestId?: RequestIdOptions | false;
+  /** `req.geo` from the platform's geo headers. @default {} (on) */
+  geo?: GeoOptions | false;
+  /** helmet's headers on the app's own responses (not proxied ones). @default {} (on) */
+  securityHeaders?: SecurityHeadersOptions | false;
+  /** Redirect plain-HTTP requests to HTTPS; `true` for the defaults. @default false (off) */
+  requireHttps?: RequireHttpsOptions | boolean;
 }
-
-/**
- * Peers whose forwarding headers Express may believe: loopback, link-local and private
- * ranges, where the platform's module-front nginx lives. Never `true`: an app reached
- * directly from the internet must not take a client's word for its own address.
- */
-const TRUSTED_PEERS = ['loopback', 'linklocal', 'uniquelocal'];
 
 /** Config and logger for a new app; a bad environment or log folder fails start-up cleanly. */
 export function startupContext(options: { config?: Config; logger?: Logger }): {
@@ -54,11 +73,27 @@ export function createApp(options: Readonly<CreateAppOptions> = {}): Application
   if (typeof options !== 'object' || options === null) {
     throw new TypeError('nexthop createApp: options must be an object, e.g. createApp({ config })');
   }
+  // One compiled trust for Express and every middleware. Never `true`: an app reached
+  // directly from the internet must not take a client's word for its own address.
+  const trust = compileTrust(options.trustedProxies, 'createApp');
   const { config, logger } = startupContext(options);
   const app = express();
   app.disable('x-powered-by');
   app.set('env', config.nodeEnv);
-  app.set('trust proxy', TRUSTED_PEERS);
+  app.set('trust proxy', trust);
   setAppContext(app, { config, logger });
+  mountRequestContext(app, options, trust);
   return app;
+}
+
+/** Mount the request-context middleware, each with the shared trust unless it names its own. */
+function mountRequestContext(app: Application, options: Readonly<CreateAppOptions>, trust: Trust): void {
+  const shared = { trustedProxies: trust };
+  if (options.clientIp !== false) app.use(clientIp({ ...shared, ...options.clientIp }));
+  if (options.forwardedProto !== false) app.use(forwardedProto({ ...shared, ...options.forwardedProto }));
+  if (options.requestId !== false) app.use(requestId({ ...shared, ...options.requestId }));
+  if (options.geo !== false) app.use(geo({ ...shared, ...options.geo }));
+  if (options.securityHeaders !== false) app.use(securityHeaders(options.securityHeaders));
+  const https = options.requireHttps ?? false;
+  if (https !== false) app.use(requireHttps({ ...shared, ...(https === true ? {} : https) }));
 }

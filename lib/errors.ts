@@ -25,6 +25,8 @@ export const ERROR_CODES = {
   ERR_NEXTHOP_UPSTREAM_ABORTED: 502,
   /** The Host header is not a valid host[:port] (or not in the allow-list). */
   ERR_NEXTHOP_BAD_HOST: 400,
+  /** A plain-HTTP request must use HTTPS but its target is not a path it can be redirected to. */
+  ERR_NEXTHOP_HTTPS_REQUIRED: 400,
   /** No route answered the request (`notFound()`). */
   ERR_NEXTHOP_NOT_FOUND: 404,
 } as const;

@@ -19,6 +19,21 @@ export { NexthopError, ConfigError, ERROR_CODES, isNexthopError } from './errors
 export type { NexthopErrorCode, NexthopErrorOptions } from './errors';
 
 // Request context (clientIp, forwardedProto, requireHttps, requestId, geo, securityHeaders)
+export { compileTrust, DEFAULT_TRUSTED_PROXIES, TRUST_PRESETS } from './trust';
+export type { Trust, TrustedProxies } from './trust';
+export { normalizeIp } from './ip';
+export { clientIp } from '../middleware/client-ip';
+export type { ClientIpOptions } from '../middleware/client-ip';
+export { forwardedProto } from '../middleware/forwarded-proto';
+export type { ForwardedProtoOptions } from '../middleware/forwarded-proto';
+export { requireHttps } from '../middleware/require-https';
+export type { RequireHttpsOptions } from '../middleware/require-https';
+export { requestId } from '../middleware/request-id';
+export type { RequestIdOptions } from '../middleware/request-id';
+export { geo, parseGeo } from '../middleware/geo';
+export type { Geo, GeoOptions } from '../middleware/geo';
+export { securityHeaders } from '../middleware/security-headers';
+export type { SecurityHeadersOptions } from '../middleware/security-headers';
 
 // Next-hop proxy (nextHopProxy)
 

@@ -1,0 +1,205 @@
+import { addressBits, formatAddress, normalizeIp, type AddressBits } from './ip';
+
+/**
+ * Which socket peers may speak for the client: a list of CIDRs and preset names (an array
+ * or one comma-separated string), a predicate on the peer's address, or a {@link Trust}
+ * already made by {@link compileTrust}.
+ *
+ * @example ['loopback', '10.20.0.0/16', 'fd00::/8']
+ * @example (address) => address === '10.0.0.7'
+ */
+export type TrustedProxies = string | readonly string[] | ((address: string) => boolean);
+
+/**
+ * A compiled trust predicate: `true` when the socket peer `address` is a trusted proxy.
+ * Its `(address, hop)` signature is the one Express expects, so the same instance can be
+ * given to `app.set('trust proxy', trust)` and to every request-context middleware.
+ *
+ * @example
+ * const trust: Trust = compileTrust(['10.0.0.0/8']);
+ * trust('10.1.2.3'); // true
+ */
+export type Trust = (address: string | undefined, hop?: number) => boolean;
+
+/**
+ * Named address ranges usable in a `trustedProxies` list. `uniquelocal` (proxy-addr's name)
+ * and `private` are the same: RFC 1918 IPv4 plus RFC 4193 IPv6.
+ *
+ * @example compileTrust(['loopback', 'uniquelocal']);
+ */
+export const TRUST_PRESETS: Readonly<Record<string, readonly string[]>> = Object.freeze({
+  loopback: ['127.0.0.0/8', '::1/128'],
+  linklocal: ['169.254.0.0/16', 'fe80::/10'],
+  uniquelocal: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7'],
+  private: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7'],
+  // RFC 6598 shared address space: never routed on the internet, but used as pod or
+  // node network by several Kubernetes set-ups the platform front may run on.
+  cgnat: ['100.64.0.0/10'],
+});
+
+/**
+ * The peers trusted when no `trustedProxies` option is given: where the platform's
+ * module-front nginx lives. A public address is never trusted by default, so an app
+ * reached directly from the internet cannot be fooled by a forged `True-Client-IP`.
+ *
+ * @example compileTrust([...DEFAULT_TRUSTED_PROXIES, '198.51.100.0/24']);
+ */
+export const DEFAULT_TRUSTED_PROXIES: readonly string[] = Object.freeze([
+  'loopback',
+  'linklocal',
+  'uniquelocal',
+  'cgnat',
+]);
+
+const compiled = new WeakSet<object>();
+
+interface Range {
+  bits: AddressBits;
+  prefix: number;
+}
+
+function v4Mask(prefix: number): number {
+  return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+}
+
+/** `bits` with every bit past `prefix` cleared. */
+function networkOf(bits: AddressBits, prefix: number): AddressBits {
+  if (typeof bits === 'number') return (bits & v4Mask(prefix)) >>> 0;
+  return bits.map((group, i) => {
+    const keep = Math.min(16, Math.max(0, prefix - i * 16));
+    return keep === 0 ? 0 : group & ((0xffff << (16 - keep)) & 0xffff);
+  });
+}
+
+function sameBits(a: AddressBits, b: AddressBits): boolean {
+  if (typeof a === 'number' || typeof b === 'number') return a === b;
+  return a.every((group, i) => group === b[i]);
+}
+
+function inRange(bits: AddressBits, range: Range): boolean {
+  if (typeof bits !== typeof range.bits) return false;
+  if (typeof bits === 'number') return (bits & v4Mask(range.prefix)) >>> 0 === range.bits;
+  const net = range.bits as number[];
+  const full = range.prefix >> 4;
+  for (let i = 0; i < full; i++) if (bits[i] !== net[i]) return false;
+  const rest = range.prefix & 15;
+  return rest === 0 || ((bits[full] ^ net[full]) & (0xffff << (16 - rest)) & 0xffff) === 0;
+}
+
+/** `10.0.0/8` → `10.0.0.0/8`: the nearest CIDR a user probably meant. */
+function suggestion(entry: string): string {
+  const short = /^(\d{1,3}(?:\.\d{1,3}){0,2})(\/\d{1,3})?$/.exec(entry);
+  if (short) return `${short[1]}${'.0'.repeat(3 - (short[1].split('.').length - 1))}${short[2] ?? '/32'}`;
+  return entry.includes(':') ? 'fd00::/8' : '10.0.0.0/8';
+}
+
+function parseRange(entry: string, owner: string): Range {
+  const slash = entry.indexOf('/');
+  const address = slash < 0 ? entry : entry.slice(0, slash);
+  const bits = addressBits(address);
+  const prefixText = slash < 0 ? undefined : entry.slice(slash + 1);
+  if (bits === undefined || (prefixText !== undefined && !/^\d{1,3}$/.test(prefixText))) {
+    throw new TypeError(
+      `nexthop ${owner}: trustedProxies entry "${entry}" is not a CIDR; use e.g. "${suggestion(entry)}"`,
+    );
+  }
+  const isV4 = typeof bits === 'number';
+  // An IPv4-mapped network (::ffff:10.0.0.0/104) is matched as the IPv4 network it maps.
+  const offset = isV4 && address.includes(':') ? 96 : 0;
+  const max = isV4 ? 32 : 128;
+  const prefix = prefixText === undefined ? max : Number(prefixText) - offset;
+  if (prefix < 0 || prefix > max) {
+    throw new RangeError(
+      `nexthop ${owner}: trustedProxies entry "${entry}" has prefix /${prefixText} out of range; use 0-${max + offset}`,
+    );
+  }
+  const network = networkOf(bits, prefix);
+  if (!sameBits(network, bits)) {
+    throw new RangeError(
+      `nexthop ${owner}: trustedProxies entry "${entry}" has host bits set; use "${formatAddress(network)}/${prefix}"`,
+    );
+  }
+  return { bits: network, prefix };
+}
+
+function listEntries(trustedProxies: unknown, owner: string): readonly unknown[] {
+  if (typeof trustedProxies === 'string') return trustedProxies.split(',').map((s) => s.trim());
+  if (Array.isArray(trustedProxies)) return trustedProxies;
+  const hint =
+    trustedProxies === true
+      ? 'true would trust every peer, so any client could choose its own IP; list the proxy networks'
+      : `${String(trustedProxies)} is not a list; use an array of CIDRs or preset names`;
+  throw new TypeError(`nexthop ${owner}: trustedProxies ${hint}, e.g. ["loopback", "10.0.0.0/8"]`);
+}
+
+function compileRanges(trustedProxies: unknown, owner: string): Range[] {
+  const ranges: Range[] = [];
+  for (const entry of listEntries(trustedProxies, owner)) {
+    if (typeof entry !== 'string' || entry === '') {
+      throw new TypeError(
+        `nexthop ${owner}: trustedProxies entry ${JSON.stringify(entry) ?? String(entry)} is not a CIDR string; use e.g. "10.0.0.0/8"`,
+      );
+    }
+    if (/^[a-z]+$/i.test(entry)) {
+      const preset = TRUST_PRESETS[entry.toLowerCase()];
+      if (!Object.hasOwn(TRUST_PRESETS, entry.toLowerCase()) || preset === undefined) {
+        throw new TypeError(
+          `nexthop ${owner}: trustedProxies entry "${entry}" is not a preset; use one of ${Object.keys(TRUST_PRESETS).join(', ')} or a CIDR`,
+        );
+      }
+      for (const cidr of preset) ranges.push(parseRange(cidr, owner));
+    } else {
+      ranges.push(parseRange(entry, owner));
+    }
+  }
+  return ranges;
+}
+
+/**
+ * Compile a `trustedProxies` option once into a fast predicate, the way proxy-addr's
+ * `compile` does. All validation happens here: a malformed CIDR, an unknown preset or
+ * `true` throws a TypeError/RangeError naming the entry. The result can be shared by
+ * every request-context middleware and by Express (`app.set('trust proxy', trust)`).
+ * A user predicate receives the peer's canonical address (IPv4-mapped IPv6 as IPv4) and
+ * is never called for a missing or malformed one.
+ *
+ * @param trustedProxies CIDRs and preset names, or a predicate. @default DEFAULT_TRUSTED_PROXIES
+ * @param owner The name used in error messages. @default 'compileTrust'
+ * @example
+ * const trust = compileTrust(['loopback', '10.20.0.0/16']);
+ * app.set('trust proxy', trust);
+ * app.use(clientIp({ trustedProxies: trust }));
+ */
+export function compileTrust(
+  trustedProxies: TrustedProxies = DEFAULT_TRUSTED_PROXIES,
+  owner = 'compileTrust',
+): Trust {
+  if (typeof trustedProxies === 'function') {
+    if (compiled.has(trustedProxies)) return trustedProxies as Trust;
+    const predicate = trustedProxies as (address: string) => boolean;
+    const trustsPeer: Trust = function trustsPeer(address) {
+      const canonical = normalizeIp(address);
+      return canonical !== undefined && predicate(canonical) === true;
+    };
+    compiled.add(trustsPeer);
+    return trustsPeer;
+  }
+  const ranges = compileRanges(trustedProxies, owner);
+  let lastAddress: string | undefined;
+  let lastResult = false;
+  const trustsPeer: Trust = function trustsPeer(address) {
+    // The same front nginx connects again and again: remember the last answer.
+    if (address === lastAddress) return lastResult;
+    const bits = address === undefined ? undefined : addressBits(address);
+    lastResult = bits !== undefined && ranges.some((range) => inRange(bits, range));
+    lastAddress = address;
+    return lastResult;
+  };
+  compiled.add(trustsPeer);
+  return trustsPeer;
+}
+
+/** True when `value` is a predicate made by {@link compileTrust}. */
+export function isCompiledTrust(value: unknown): value is Trust {
+  return typeof value === 'function' && compiled.has(value);
+}

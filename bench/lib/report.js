@@ -34,6 +34,18 @@ function notes(entries) {
     .join('\n');
 }
 
+/** What the nexthop scenarios wrote to their access-log files: proof the log was on, or not. */
+function accessLogNotes(results) {
+  return SCENARIOS.filter((s) => s.id.startsWith('nexthop') && results.throughput[s.id]?.status === 'ok')
+    .map((s) => {
+      const bytes = results.throughput[s.id].accessLogBytes;
+      return bytes > 0
+        ? `- ${s.id}: access log on, ${fmt(bytes / MB, 1)} MB written per run (median)`
+        : `- ${s.id}: no access-log file written`;
+    })
+    .join('\n');
+}
+
 function throughputSection(results) {
   const { meta } = results;
   const refRps = REFERENCES.map((ref) => results.throughput[ref.id]?.median?.rps);
@@ -63,7 +75,9 @@ function throughputSection(results) {
     'errors',
     ...REFERENCES.map((r) => r.label),
   ];
-  const skipped = notes(Object.entries(results.throughput));
+  const skipped = [notes(Object.entries(results.throughput)), accessLogNotes(results)]
+    .filter(Boolean)
+    .join('\n');
   return [
     `## Throughput`,
     '',

@@ -12,6 +12,7 @@ const RUN = path.join(__dirname, '..', 'bench', 'run.js');
 const SCENARIOS: [id: string, mayBeSkippedFor: RegExp | null][] = [
   ['node-hello', null],
   ['express-hello', null],
+  ['express-diy-hello', null],
   ['nexthop-hello', /nexthop does not export/],
   ['nexthop-hello-no-log', /nexthop does not export accessLog/],
   ['nexthop-proxy', /nexthop does not export nextHopProxy/],

@@ -10,6 +10,11 @@ const SCENARIOS = [
   { id: 'node-hello', title: 'bare node http hello', server: 'node-hello.js' },
   { id: 'express-hello', title: 'Express 5 hello (`res.send`)', server: 'express-hello.js' },
   {
+    id: 'express-diy-hello',
+    title: 'Express + helmet + client IP + winston access line (hand-built)',
+    server: 'express-diy-hello.js',
+  },
+  {
     id: 'nexthop-hello',
     title: 'nexthop createApp() default stack + access log + hello route',
     server: 'nexthop-hello.js',

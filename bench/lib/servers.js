@@ -36,7 +36,18 @@ function startNginx(runDir, confFor, { port, upstream, cpu, name }) {
  * `first` is that first answer, `startMs` the time from spawn to it. `nodeArgs` go before the
  * server file (e.g. --cpu-prof).
  */
-async function startServer(ctx, scenario, upstream, { nodeArgs = [], pollMs = 20 } = {}) {
+async function startServer(ctx, scenario, upstream, options = {}) {
+  // A free port can be taken by another process between our probe and the server's listen.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(ctx, scenario, upstream, options);
+    } catch (err) {
+      if (attempt === 3 || !/EADDRINUSE|Address already in use/i.test(err.message)) throw err;
+    }
+  }
+}
+
+async function startOnce(ctx, scenario, upstream, { nodeArgs = [], pollMs = 20 }) {
   const port = await procs.freePort();
   const logDir = tempIn(ctx.runDir, `logs-${scenario.id}`);
   const spawned = process.hrtime.bigint();

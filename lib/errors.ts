@@ -7,7 +7,7 @@ export const ERROR_CODES = {
   ERR_NEXTHOP_CONFIG: 500,
   /** The log folder cannot be created or written to. */
   ERR_NEXTHOP_LOG_DIR: 500,
-  /** `serve()` was given options that would make it speak TLS or HTTP/2. */
+  /** `serve()` was given options that would make it speak TLS or HTTP/2, or `nextHopProxy()` an https: target. */
   ERR_NEXTHOP_NOT_PLAIN_HTTP: 500,
   /** The port is already taken or may not be bound. */
   ERR_NEXTHOP_LISTEN: 500,
@@ -23,6 +23,13 @@ export const ERROR_CODES = {
   ERR_NEXTHOP_UPSTREAM_TIMEOUT: 504,
   /** next-hop's response broke off after its headers were sent. */
   ERR_NEXTHOP_UPSTREAM_ABORTED: 502,
+  /** The request body was read by earlier middleware into a form nextHopProxy cannot re-send. */
+  ERR_NEXTHOP_BODY_CONSUMED: 500,
+  /**
+   * The client went away before the proxied response was complete; the upstream request
+   * was aborted. Recorded for the access log only (499, as nginx logs it); never sent.
+   */
+  ERR_NEXTHOP_CLIENT_ABORTED: 499,
   /** The Host header is not a valid host[:port] (or not in the allow-list). */
   ERR_NEXTHOP_BAD_HOST: 400,
   /** A plain-HTTP request must use HTTPS but its target is not a path it can be redirected to. */

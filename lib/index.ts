@@ -36,6 +36,14 @@ export { securityHeaders } from '../middleware/security-headers';
 export type { SecurityHeadersOptions } from '../middleware/security-headers';
 
 // Next-hop proxy (nextHopProxy)
+export { nextHopProxy, NEXT_HOP_PROXY_DEFAULTS, HEALTH_PATH } from '../middleware/next-hop-proxy';
+export type {
+  NextHopProxyOptions,
+  NextHopProxyHandler,
+  PathFilter,
+  UpstreamRecord,
+  UpstreamErrorCode,
+} from '../middleware/next-hop-proxy';
 
 // Logging middleware (accessLog)
 

@@ -33,6 +33,12 @@ const SCENARIOS = [
     needs: ['createApp', 'serve', 'nextHopProxy'],
   },
   {
+    id: 'nexthop-fast-lane-sketch',
+    title: 'sketch: nexthop context + nextHopProxy as plain functions, no Express router',
+    server: 'nexthop-fast-lane-sketch.js',
+    needs: ['createApp', 'nextHopProxy', 'clientIp', 'forwardedProto', 'requestId'],
+  },
+  {
     id: 'express-hpm',
     title: 'Express + http-proxy-middleware 3 default (new upstream connection per request)',
     server: 'express-hpm.js',

@@ -133,7 +133,7 @@ describe('npm run bench -- --quick', () => {
 });
 
 describe('npm run bench: other paths', () => {
-  test('autocannon and the node upstream work when wrk and nginx are not used', async () => {
+  test('autocannon, the node upstream and bare requests work (no wrk, no nginx, no platform headers)', async () => {
     const { code, stderr, results } = await bench([
       '--quick',
       '--load=autocannon',
@@ -145,6 +145,7 @@ describe('npm run bench: other paths', () => {
       'none',
       '--duration',
       '1',
+      '--no-platform-headers',
     ]);
     expect({ code, stderr: stderr.slice(-2000) }).toEqual(expect.objectContaining({ code: 0 }));
     expect(Object.keys(results!.throughput)).toEqual(['express-hello', 'node-pipe-proxy']);

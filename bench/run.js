@@ -14,6 +14,7 @@ const { startServer, startNodeUpstream, startNginxUpstream, accessLogBytes } = r
 const extras = require('./lib/extras');
 const { median, render, evaluateBudgets, MB } = require('./lib/report');
 const { SCENARIOS, EXTRAS } = require('./scenarios');
+const { PLATFORM_HEADERS } = require('./lib/headers');
 
 const ROOT = path.join(__dirname, '..');
 const DIST = path.join(ROOT, 'dist', 'lib');
@@ -34,6 +35,8 @@ const USAGE = `Usage: npm run bench -- [options]
   --idle N             idle keep-alive connections to open (default 1000)
   --cold N             cold starts per setup (default 5)
   --no-pin             do not pin processes to CPUs with taskset
+  --no-platform-headers  send bare requests instead of the platform's headers
+                       (True-Client-IP, X-Forwarded-*, section-io-id, geo)
   --cpu-prof DIR       run node servers with --cpu-prof, profiles written to DIR
   --json FILE          also write all results as JSON to FILE
   --fail-on-budget     exit 2 when a budget fails
@@ -57,6 +60,7 @@ function parseArgs(argv) {
     idle: quick ? 200 : 1000,
     cold: quick ? 2 : 5,
     pin: true,
+    platformHeaders: true,
     cpuProf: null,
     json: null,
     failOnBudget: false,
@@ -85,6 +89,7 @@ function parseArgs(argv) {
     } else if (flag === '--load') opts.load = takeValue();
     else if (flag === '--upstream') opts.upstream = takeValue();
     else if (flag === '--no-pin') opts.pin = false;
+    else if (flag === '--no-platform-headers') opts.platformHeaders = false;
     else if (flag === '--cpu-prof') opts.cpuProf = path.resolve(takeValue());
     else if (flag === '--json') opts.json = path.resolve(takeValue());
     else if (flag === '--fail-on-budget') opts.failOnBudget = true;
@@ -148,13 +153,15 @@ async function measure(ctx, scenario) {
   const nodeArgs = ctx.opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', ctx.opts.cpuProf] : [];
   const server = await startServer(ctx, scenario, ctx.upstreams.hello, { nodeArgs });
   try {
-    const { status, body } = server.first;
-    if (status !== 200 || body !== 'hello') {
-      throw new Error(
-        `GET /hello answered ${status} ${JSON.stringify(body.slice(0, 80))}, expected 200 "hello"`,
-      );
+    // The first answer came without headers; check the one the load will get too.
+    for (const { status, body } of [server.first, await procs.get(server.url, 5000, ctx.headers)]) {
+      if (status !== 200 || body !== 'hello') {
+        throw new Error(
+          `GET /hello answered ${status} ${JSON.stringify(body.slice(0, 80))}, expected 200 "hello"`,
+        );
+      }
     }
-    const load = { url: server.url, connections: ctx.opts.connections };
+    const load = { url: server.url, connections: ctx.opts.connections, headers: ctx.headers };
     if (ctx.opts.warmup > 0) await runLoad(ctx.tool, { ...load, duration: ctx.opts.warmup });
     const cpuBefore = procs.cpuSeconds(server.child.pid);
     const result = await runLoad(ctx.tool, { ...load, duration: ctx.opts.duration });
@@ -255,6 +262,7 @@ function createContext(opts) {
     tool,
     nginx: nginxPath,
     children: [],
+    headers: opts.platformHeaders ? PLATFORM_HEADERS : {},
     runDir: fs.mkdtempSync(path.join(os.tmpdir(), 'nexthop-bench-')),
     progress,
     scenario: (id) => byId.get(id),
@@ -305,6 +313,7 @@ function createContext(opts) {
     duration: opts.duration,
     warmup: opts.warmup,
     connections: opts.connections,
+    headers: opts.platformHeaders ? PLATFORM_HEADERS : {},
     uploadBytes: opts.uploadBytes,
     idleConnections: opts.idle,
     notes: [],

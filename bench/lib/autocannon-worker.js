@@ -1,10 +1,10 @@
 // Runs one autocannon load in its own process (pinned by the harness) and prints its result
-// as one JSON line. Argument: JSON { url, connections, duration } (duration in seconds).
+// as one JSON line. Argument: JSON { url, connections, duration, headers } (duration in s).
 'use strict';
 const autocannon = require('autocannon');
 
-const { url, connections, duration } = JSON.parse(process.argv[2]);
-autocannon({ url, connections, duration, pipelining: 1 }, (err, result) => {
+const { url, connections, duration, headers } = JSON.parse(process.argv[2]);
+autocannon({ url, connections, duration, headers, pipelining: 1 }, (err, result) => {
   if (err) {
     process.stderr.write(`autocannon: ${err.message}\n`);
     process.exit(1);

@@ -4,6 +4,7 @@
 'use strict';
 const path = require('node:path');
 const procs = require('./procs');
+const { headerLines } = require('./headers');
 
 /** @typedef {{ rps: number, requests: number, p50Ms: number, p99Ms: number, errors: number, non2xx: number }} LoadResult */
 
@@ -13,10 +14,11 @@ function parseLine(output, tag) {
   return JSON.parse(line.slice(tag.length + 1));
 }
 
-async function runWrk({ url, connections, duration }) {
+async function runWrk({ url, connections, duration, headers }) {
   const script = path.join(__dirname, 'wrk-report.lua');
   const args = ['-t1', `-c${connections}`, `-d${duration}s`, '--timeout', '5s', '-s', script, url];
-  const child = procs.start('wrk', args, { cpu: 1, name: 'wrk' });
+  const env = { BENCH_HEADERS: headerLines(headers) };
+  const child = procs.start('wrk', args, { cpu: 1, name: 'wrk', env });
   await waitBounded(child, duration);
   const r = parseLine(child.stdout(), 'WRK_JSON');
   return {
@@ -30,9 +32,9 @@ async function runWrk({ url, connections, duration }) {
   };
 }
 
-async function runAutocannon({ url, connections, duration }) {
+async function runAutocannon({ url, connections, duration, headers }) {
   const worker = path.join(__dirname, 'autocannon-worker.js');
-  const arg = JSON.stringify({ url, connections, duration });
+  const arg = JSON.stringify({ url, connections, duration, headers });
   const child = procs.start(process.execPath, [worker, arg], { cpu: 1, name: 'autocannon' });
   await waitBounded(child, duration);
   const r = parseLine(child.stdout(), 'AUTOCANNON_JSON');
@@ -55,7 +57,8 @@ async function waitBounded(child, duration) {
 }
 
 /**
- * Load `url` for `duration` seconds with `connections` keep-alive connections.
+ * Load `url` for `duration` seconds with `connections` keep-alive connections, every request
+ * carrying `headers`.
  * @returns {Promise<LoadResult>}
  */
 function runLoad(tool, options) {

@@ -115,9 +115,9 @@ function freePort() {
 }
 
 /** One GET with a fresh connection: resolves { status, body } or rejects on a socket error. */
-function get(url, timeoutMs = 2000) {
+function get(url, timeoutMs = 2000, headers = {}) {
   return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent: false, timeout: timeoutMs }, (res) => {
+    const req = http.get(url, { agent: false, timeout: timeoutMs, headers }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString() }));

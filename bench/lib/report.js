@@ -83,7 +83,10 @@ function throughputSection(results) {
     '',
     `${meta.load.description}, ${meta.duration} s per run after ${meta.warmup} s warm-up, ${meta.rounds} interleaved ` +
       `round(s), medians; ${meta.pinned ? 'server pinned to CPU 0, load and upstream to CPU 1' : 'no CPU pinning'}; ` +
-      `upstream: ${meta.upstream}.`,
+      `upstream: ${meta.upstream}; ` +
+      (Object.keys(meta.headers).length
+        ? `requests carry the platform's headers (${Object.keys(meta.headers).join(', ')}).`
+        : 'bare requests (--no-platform-headers).'),
     '',
     table(head, rows),
     skipped ? `\n${skipped}` : '',

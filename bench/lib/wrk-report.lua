@@ -1,4 +1,12 @@
--- Prints wrk's summary as one JSON line (after wrk's own text) for bench/lib/load.js.
+-- Adds the headers of env BENCH_HEADERS ("name: value" lines) to every request, and prints
+-- wrk's summary as one JSON line (after wrk's own text) for bench/lib/load.js.
+local lines = os.getenv("BENCH_HEADERS")
+if lines then
+  for name, value in string.gmatch(lines, "([^:\n]+): ([^\n]*)") do
+    wrk.headers[name] = value
+  end
+end
+
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(

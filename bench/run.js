@@ -221,6 +221,8 @@ async function throughput(ctx) {
     r.errors = r.runs.reduce((sum, x) => sum + x.errors, 0);
     r.non2xx = r.runs.reduce((sum, x) => sum + x.non2xx, 0);
     r.accessLogBytes = median(r.runs.map((x) => x.accessLogBytes));
+    // Fastest round over slowest: far above 1 means other load disturbed this scenario.
+    r.spread = Math.max(...r.runs.map((x) => x.rps)) / Math.min(...r.runs.map((x) => x.rps));
     if (r.errors + r.non2xx > 0) r.note = `${r.errors} socket errors/timeouts and ${r.non2xx} error statuses`;
   }
   return out;

@@ -34,6 +34,19 @@ function notes(entries) {
     .join('\n');
 }
 
+/** Scenarios whose rounds disagree (other processes took the CPU): req/s is not to be trusted. */
+function noisyNote(results) {
+  const noisy = Object.entries(results.throughput).filter(
+    ([, r]) => r.status === 'ok' && r.spread > NOISY_SPREAD,
+  );
+  if (noisy.length === 0) return '';
+  const list = noisy.map(([id, r]) => `${id} ${fmt(r.spread, 1)}×`).join(', ');
+  return (
+    `- Disturbed run: req/s differed between rounds (fastest / slowest) for ${list}. ` +
+    'Server CPU µs per request is steadier; re-run on a quiet machine before trusting req/s.'
+  );
+}
+
 /** What the nexthop scenarios wrote to their access-log files: proof the log was on, or not. */
 function accessLogNotes(results) {
   return SCENARIOS.filter((s) => s.id.startsWith('nexthop') && results.throughput[s.id]?.status === 'ok')
@@ -75,7 +88,7 @@ function throughputSection(results) {
     'errors',
     ...REFERENCES.map((r) => r.label),
   ];
-  const skipped = [notes(Object.entries(results.throughput)), accessLogNotes(results)]
+  const skipped = [notes(Object.entries(results.throughput)), accessLogNotes(results), noisyNote(results)]
     .filter(Boolean)
     .join('\n');
   return [
@@ -165,12 +178,17 @@ const CROSS_CHECKS = {
   idle: { field: 'heapPerThousandMb', label: 'JS heap alone', inverted: false },
 };
 
+/** Rounds whose req/s differ by more than this (fastest / slowest) mark a disturbed run. */
+const NOISY_SPREAD = 1.25;
+
 function crossCheck(results, { group, a, b }) {
   const check = CROSS_CHECKS[group];
   if (!check) return '';
   const [x, y] = [medianOf(results, group, a, check.field), medianOf(results, group, b, check.field)];
   const r = check.inverted ? ratio(y, x) : ratio(x, y);
-  return Number.isFinite(r) ? `; ${check.label} ${fmt(r, 2)}×` : '';
+  const spread = Math.max(results[group][a]?.spread || 1, results[group][b]?.spread || 1);
+  const noisy = spread > NOISY_SPREAD ? `; NOISY: req/s rounds differ up to ${fmt(spread, 1)}×` : '';
+  return Number.isFinite(r) ? `; ${check.label} ${fmt(r, 2)}×${noisy}` : noisy;
 }
 
 /** Evaluate every budget against `results`: { text, status: PASS|FAIL|SKIP, ratio?, detail }. */

@@ -26,15 +26,21 @@ describe('the npm package', () => {
     files = info.files.map((f: { path: string }) => f.path);
   }, 120_000);
 
-  test('ships only dist, README, LICENSE and package.json', () => {
+  test('ships only dist, templates, README, LICENSE and package.json', () => {
     expect(files).toContain('package.json');
     expect(files).toContain('README.md');
     expect(files).toContain('LICENSE');
     expect(files).toContain('dist/lib/index.js');
     expect(files).toContain('dist/lib/index.d.ts');
-    const stray = files.filter((f) => !/^(dist\/|README\.md$|LICENSE$|package\.json$)/.test(f));
+    expect(files).toContain('dist/lib/cli/index.js');
+    expect(files).toContain('templates/hello/template.json');
+    const stray = files.filter((f) => !/^(dist\/|templates\/|README\.md$|LICENSE$|package\.json$)/.test(f));
     expect(stray).toEqual([]);
-    expect(files.filter((f) => /\.test\.|__tests__|\.tsbuildinfo/.test(f))).toEqual([]);
+    // Templates carry the test a generated module starts with; nothing else ships a test.
+    const tests = files.filter(
+      (f) => !f.startsWith('templates/') && /\.test\.|__tests__|\.tsbuildinfo/.test(f),
+    );
+    expect(tests).toEqual([]);
   });
 
   test('installs into a fresh project, requires, and its types compile', () => {
@@ -92,5 +98,10 @@ describe('the npm package', () => {
     );
     const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
     expect(() => execFileSync(process.execPath, [tsc, '-p', project], { encoding: 'utf8' })).not.toThrow();
+
+    // The `nexthop` bin: linked by npm, runnable through its shebang.
+    const bin = path.join(project, 'node_modules', '.bin', 'nexthop');
+    const version = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version;
+    expect(execFileSync(bin, ['--version'], { encoding: 'utf8' }).trim()).toBe(version);
   }, 180_000);
 });

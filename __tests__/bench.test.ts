@@ -14,6 +14,7 @@ const SCENARIOS: [id: string, mayBeSkippedFor: RegExp | null][] = [
   ['express-hello', null],
   ['express-diy-hello', null],
   ['nexthop-hello', /nexthop does not export/],
+  ['nexthop-hello-one-layer-sketch', /nexthop does not export/],
   ['nexthop-hello-no-log', /nexthop does not export accessLog/],
   ['nexthop-proxy', /nexthop does not export nextHopProxy/],
   ['nexthop-fast-lane-sketch', /nexthop does not export/],

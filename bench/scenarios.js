@@ -21,6 +21,12 @@ const SCENARIOS = [
     needs: ['createApp', 'serve'],
   },
   {
+    id: 'nexthop-hello-one-layer-sketch',
+    title: 'sketch: nexthop hello with the request context as one middleware layer',
+    server: 'nexthop-hello-one-layer-sketch.js',
+    needs: ['createApp', 'serve', 'clientIp', 'forwardedProto', 'requestId', 'geo', 'securityHeaders'],
+  },
+  {
     id: 'nexthop-hello-no-log',
     title: 'nexthop hello, access log off',
     server: 'nexthop-hello-no-log.js',

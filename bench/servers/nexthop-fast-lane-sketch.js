@@ -6,7 +6,7 @@
 // option or equivalent, with the access log and identical behaviour on both paths).
 'use strict';
 const http = require('node:http');
-const { load, createBenchApp } = require('./nexthop');
+const { load, createBenchApp, plainChain } = require('./nexthop');
 const { listen } = require('./common');
 
 const nexthop = load('createApp', 'nextHopProxy', 'clientIp', 'forwardedProto', 'requestId');
@@ -16,28 +16,18 @@ const app = createBenchApp(nexthop);
 app.get('/api/hello', (req, res) => res.send('hello'));
 app.use(nexthop.nextHopProxy());
 
-/** Run Express-style middleware as a plain chain: each one's next() calls the following. */
-function chain(handlers) {
-  return function runChain(req, res) {
-    let i = 0;
-    const next = (err) => {
-      if (err) {
-        res.statusCode = 500;
-        return res.end();
-      }
-      const handler = handlers[i++];
-      if (handler) handler(req, res, next);
-    };
-    next();
-  };
-}
-
-const fastLane = chain([
+const fastLaneChain = plainChain([
   nexthop.clientIp(),
   nexthop.forwardedProto(),
   nexthop.requestId(),
   nexthop.nextHopProxy(),
 ]);
+function fastLane(req, res) {
+  fastLaneChain(req, res, (err) => {
+    res.statusCode = err ? 500 : 404;
+    res.end();
+  });
+}
 
 function isAppPath(url) {
   return APP_PATHS.some((p) => url === p || url.startsWith(`${p}/`) || url.startsWith(`${p}?`));

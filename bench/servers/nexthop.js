@@ -41,13 +41,24 @@ function hasAccessLog(app) {
 }
 
 /**
+ * createApp features to leave out, from BENCH_NEXTHOP_OFF (comma-separated option names, e.g.
+ * "geo,securityHeaders"): measures one feature's cost with the same scenarios.
+ */
+function featuresOff() {
+  const names = (process.env.BENCH_NEXTHOP_OFF || '').split(',').filter(Boolean);
+  return Object.fromEntries(names.map((name) => [name.trim(), false]));
+}
+
+/**
  * createApp() with its default stack, and the access log as the budget defines the default
  * stack: mounted with its defaults when createApp does not mount it itself (`accessLog: true`),
- * or left out (`accessLog: false`, the "without" side of the access-log cost).
+ * or left out (`accessLog: false`, the "without" side of the access-log cost). `createOptions`
+ * go to createApp.
  */
-function createBenchApp(nexthop, { accessLog = true } = {}) {
+function createBenchApp(nexthop, { accessLog = true, createOptions = {} } = {}) {
   prepareEnv();
-  const app = accessLog ? nexthop.createApp() : nexthop.createApp({ accessLog: false });
+  const options = { ...featuresOff(), ...createOptions };
+  const app = nexthop.createApp(accessLog ? options : { ...options, accessLog: false });
   if (accessLog && !hasAccessLog(app) && typeof nexthop.accessLog === 'function') {
     app.use(nexthop.accessLog());
   }
@@ -66,4 +77,19 @@ function serveBench(nexthop, app) {
     .then(({ port }) => process.stdout.write(`READY ${port}\n`));
 }
 
-module.exports = { load, createBenchApp, serveBench };
+/**
+ * Express-style middleware run as plain functions, for the sketches: each handler's next()
+ * calls the following one, and `done(err?)` runs after the last or on the first error.
+ */
+function plainChain(handlers) {
+  return function runPlainChain(req, res, done) {
+    let i = 0;
+    const next = (err) => {
+      if (err || i === handlers.length) return done(err);
+      handlers[i++](req, res, next);
+    };
+    next();
+  };
+}
+
+module.exports = { load, createBenchApp, serveBench, plainChain };

@@ -40,9 +40,9 @@ const SCENARIOS = [
   },
   {
     id: 'nexthop-fast-lane-sketch',
-    title: 'sketch: nexthop context + nextHopProxy as plain functions, no Express router',
+    title: 'sketch: nexthop access log + context + nextHopProxy as plain functions, no Express router',
     server: 'nexthop-fast-lane-sketch.js',
-    needs: ['createApp', 'nextHopProxy', 'clientIp', 'forwardedProto', 'requestId'],
+    needs: ['createApp', 'createLogger', 'nextHopProxy', 'clientIp', 'forwardedProto', 'requestId'],
   },
   {
     id: 'express-hpm',

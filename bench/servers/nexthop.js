@@ -92,4 +92,4 @@ function plainChain(handlers) {
   };
 }
 
-module.exports = { load, createBenchApp, serveBench, plainChain };
+module.exports = { load, prepareEnv, createBenchApp, serveBench, plainChain };

@@ -3,6 +3,7 @@ import type { Application } from 'express';
 import { loadConfig, type Config } from './config';
 import { setAppContext } from './context';
 import { NexthopError } from './errors';
+import { composeSteps, pipeline, stepOf, type Step } from './pipeline';
 import { createLogger, installRequestLog, setRootLogger, type Logger } from './logger';
 import { startupError } from './startup';
 import { compileTrust, type Trust, type TrustedProxies } from './trust';
@@ -91,22 +92,42 @@ export function createApp(options: Readonly<CreateAppOptions> = {}): Application
   app.disable('x-powered-by');
   app.set('env', config.nodeEnv);
   app.set('trust proxy', trust);
-  setAppContext(app, { config, logger });
   installRequestLog(app.request, logger);
-  // First, so its clock starts before any other middleware runs and `ms` covers them all.
-  if (options.accessLog !== false) app.use(accessLog({ logger, ...options.accessLog }));
-  mountRequestContext(app, options, trust);
+  const steps = defaultStack(options, trust, logger);
+  // One router layer for the whole stack: each layer costs the router a next/handle round.
+  if (steps.length > 0) app.use(pipeline(steps));
+  setAppContext(app, { config, logger, requestContext: composeSteps(steps.map(([, step]) => step)) });
   return app;
 }
 
-/** Mount the request-context middleware, each with the shared trust unless it names its own. */
-function mountRequestContext(app: Application, options: Readonly<CreateAppOptions>, trust: Trust): void {
+/**
+ * The default stack as named plain functions, in order, each with the shared trust unless
+ * it names its own. The access log comes first, so its clock starts before any other
+ * middleware runs and `ms` covers them all.
+ */
+function defaultStack(
+  options: Readonly<CreateAppOptions>,
+  trust: Trust,
+  logger: Logger,
+): [string, Step][] {
   const shared = { trustedProxies: trust };
-  if (options.clientIp !== false) app.use(clientIp({ ...shared, ...options.clientIp }));
-  if (options.forwardedProto !== false) app.use(forwardedProto({ ...shared, ...options.forwardedProto }));
-  if (options.requestId !== false) app.use(requestId({ ...shared, ...options.requestId }));
-  if (options.geo !== false) app.use(geo({ ...shared, ...options.geo }));
-  if (options.securityHeaders !== false) app.use(securityHeaders(options.securityHeaders));
   const https = options.requireHttps ?? false;
-  if (https !== false) app.use(requireHttps({ ...shared, ...(https === true ? {} : https) }));
+  const handlers: [string, unknown][] = [
+    ['accessLog', options.accessLog !== false && accessLog({ logger, ...options.accessLog })],
+    ['clientIp', options.clientIp !== false && clientIp({ ...shared, ...options.clientIp })],
+    [
+      'forwardedProto',
+      options.forwardedProto !== false && forwardedProto({ ...shared, ...options.forwardedProto }),
+    ],
+    ['requestId', options.requestId !== false && requestId({ ...shared, ...options.requestId })],
+    ['geo', options.geo !== false && geo({ ...shared, ...options.geo })],
+    ['securityHeaders', options.securityHeaders !== false && securityHeaders(options.securityHeaders)],
+    ['requireHttps', https !== false && requireHttps({ ...shared, ...(https === true ? {} : https) })],
+  ];
+  const steps: [string, Step][] = [];
+  for (const [name, handler] of handlers) {
+    const step = stepOf(handler);
+    if (step !== undefined) steps.push([name, step]);
+  }
+  return steps;
 }

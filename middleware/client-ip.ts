@@ -1,6 +1,7 @@
 import type { Request, RequestHandler } from 'express';
 import { checkBoolean, checkOptions, describe } from '../lib/check-options';
 import { normalizeIp } from '../lib/ip';
+import { runStep, withStep } from '../lib/pipeline';
 import { requestGetters } from '../lib/request-getters';
 import { compileTrust, type Trust, type TrustedProxies } from '../lib/trust';
 
@@ -111,9 +112,12 @@ export function clientIp(options: Readonly<ClientIpOptions> = {}): RequestHandle
     return normalizeIp(peer) ?? '';
   }
 
-  return function clientIpMiddleware(req, _res, next) {
+  function clientIpStep(req: Request): undefined {
     req.clientIp = resolveClientIp(req);
     exposeIp(req);
-    next();
-  };
+    return undefined;
+  }
+  return withStep(function clientIpMiddleware(req, res, next) {
+    runStep(clientIpStep, req, res, next);
+  }, clientIpStep);
 }

@@ -1,6 +1,7 @@
 import type { TLSSocket } from 'node:tls';
 import type { Request, RequestHandler } from 'express';
 import { checkBoolean, checkOptions } from '../lib/check-options';
+import { runStep, withStep } from '../lib/pipeline';
 import { requestGetters } from '../lib/request-getters';
 import { compileTrust, type Trust, type TrustedProxies } from '../lib/trust';
 
@@ -106,10 +107,13 @@ export function forwardedProto(options: Readonly<ForwardedProtoOptions> = {}): R
   checkBoolean('forwardedProto', 'forwarded', forwarded);
   const trust = compileTrust(trustedProxies, 'forwardedProto');
 
-  return function forwardedProtoMiddleware(req, _res, next) {
+  function forwardedProtoStep(req: Request): undefined {
     req.proto = resolveProto(req, trust, forwarded);
     // Express's own getters read the raw, case-sensitive header: shadow them.
     exposeProtocol(req);
-    next();
-  };
+    return undefined;
+  }
+  return withStep(function forwardedProtoMiddleware(req, res, next) {
+    runStep(forwardedProtoStep, req, res, next);
+  }, forwardedProtoStep);
 }

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Request, RequestHandler } from 'express';
 import { checkOptions } from '../lib/check-options';
+import { runStep, withStep } from '../lib/pipeline';
 import { compileTrust, type TrustedProxies } from '../lib/trust';
 
 /**
@@ -142,8 +143,11 @@ export function geo(options: Readonly<GeoOptions> = {}): RequestHandler {
   checkOptions('geo', options, KNOWN_OPTIONS);
   const trust = compileTrust(options.trustedProxies, 'geo');
 
-  return function geoMiddleware(req, _res, next) {
+  function geoStep(req: Request): undefined {
     Object.defineProperty(req, 'geo', trust(req.socket.remoteAddress) ? LAZY_GEO : NO_GEO);
-    next();
-  };
+    return undefined;
+  }
+  return withStep(function geoMiddleware(req, res, next) {
+    runStep(geoStep, req, res, next);
+  }, geoStep);
 }

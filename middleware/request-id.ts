@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { Request, RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { checkOptions, describe } from '../lib/check-options';
+import { runStep, withStep } from '../lib/pipeline';
 import { compileTrust, type TrustedProxies } from '../lib/trust';
 
 declare module 'express-serve-static-core' {
@@ -100,9 +101,12 @@ export function requestId(options: Readonly<RequestIdOptions> = {}): RequestHand
     return undefined;
   }
 
-  return function requestIdMiddleware(req, res, next) {
+  function requestIdStep(req: Request, res: Response): undefined {
     req.id = incomingId(req) ?? generate();
     if (header !== false) res.setHeader(header, req.id);
-    next();
-  };
+    return undefined;
+  }
+  return withStep(function requestIdMiddleware(req, res, next) {
+    runStep(requestIdStep, req, res, next);
+  }, requestIdStep);
 }

@@ -1,7 +1,8 @@
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { checkOptions, describe } from '../lib/check-options';
 import { NexthopError } from '../lib/errors';
 import { parseIPv4, parseIPv6 } from '../lib/ip';
+import { ANSWERED, runStep, withStep } from '../lib/pipeline';
 import { compileTrust, type TrustedProxies } from '../lib/trust';
 import { resolveProto } from './forwarded-proto';
 
@@ -133,27 +134,29 @@ export function requireHttps(options: Readonly<RequireHttpsOptions> = {}): Reque
   const isAllowedHost = compileHostCheck(options.allowedHosts);
   const isSkipped = compileSkip(options.skipPaths);
 
-  return function requireHttpsMiddleware(req, res, next) {
-    const target = req.originalUrl;
+  function requireHttpsStep(req: Request, res: Response): unknown {
+    const target = req.originalUrl ?? req.url;
     const query = target.indexOf('?');
     if (
       (req.proto ?? resolveProto(req, trust, false)) === 'https' ||
       isSkipped(query < 0 ? target : target.slice(0, query))
     ) {
-      return next();
+      return undefined;
     }
     const host = req.headers.host?.toLowerCase() ?? '';
     const name = hostName(host);
     if (name === undefined || !isAllowedHost(name)) {
-      return next(
-        new NexthopError('ERR_NEXTHOP_BAD_HOST', 'The Host header is not a valid or allowed host.'),
-      );
+      return new NexthopError('ERR_NEXTHOP_BAD_HOST', 'The Host header is not a valid or allowed host.');
     }
     if (!target.startsWith('/')) {
-      return next(new NexthopError('ERR_NEXTHOP_HTTPS_REQUIRED', 'This resource is only served over HTTPS.'));
+      return new NexthopError('ERR_NEXTHOP_HTTPS_REQUIRED', 'This resource is only served over HTTPS.');
     }
     res.statusCode = req.method === 'GET' || req.method === 'HEAD' ? 301 : 308;
     res.setHeader('Location', `https://${host}${encodeTarget(target)}`);
     res.end();
-  };
+    return ANSWERED;
+  }
+  return withStep(function requireHttpsMiddleware(req, res, next) {
+    runStep(requireHttpsStep, req, res, next);
+  }, requireHttpsStep);
 }

@@ -1,7 +1,8 @@
 import type { ServerResponse } from 'node:http';
-import type { RequestHandler, Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import helmet, { type HelmetOptions } from 'helmet';
 import { checkBoolean, checkOptions } from '../lib/check-options';
+import { runStep, withStep } from '../lib/pipeline';
 
 declare module 'express-serve-static-core' {
   interface Locals {
@@ -119,19 +120,19 @@ export function securityHeaders(options: Readonly<SecurityHeadersOptions> = {}):
   const { set, removed, cspName, perRequestCsp } = compileHelmet(helmetOptions as HelmetOptions);
 
   function addHeaders(res: Response, csp: string | undefined): void {
-    if (!proxiedResponses && res.locals.nexthopProxied === true) return;
+    if (!proxiedResponses && res.locals?.nexthopProxied === true) return;
     for (const [name, value] of set) if (!res.hasHeader(name)) res.setHeader(name, value);
     if (csp !== undefined && !res.hasHeader(cspName)) res.setHeader(cspName, csp);
     for (const name of removed) res.removeHeader(name);
   }
 
-  return function securityHeadersMiddleware(req, res, next) {
+  function securityHeadersStep(req: Request, res: Response): unknown {
     let csp: string | undefined;
     if (perRequestCsp !== undefined) {
       let failure: unknown;
       const before = res.getHeader(cspName);
       perRequestCsp(req, res, (err) => (failure = err));
-      if (failure) return next(failure);
+      if (failure) return failure;
       csp = res.getHeader(cspName) as string;
       if (before === undefined) res.removeHeader(cspName);
       else res.setHeader(cspName, before);
@@ -143,6 +144,9 @@ export function securityHeaders(options: Readonly<SecurityHeadersOptions> = {}):
       addHeaders(res, csp);
       return (writeHead as (...a: unknown[]) => Response).apply(this, args);
     } as typeof res.writeHead;
-    next();
-  };
+    return undefined;
+  }
+  return withStep(function securityHeadersMiddleware(req, res, next) {
+    runStep(securityHeadersStep, req, res, next);
+  }, securityHeadersStep);
 }

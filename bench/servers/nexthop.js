@@ -34,10 +34,17 @@ function prepareEnv() {
   process.env.LOG_LEVEL ||= 'warn';
 }
 
-/** True when the app's router already holds the access-log middleware (named accessLog*). */
+/**
+ * True when the app's router already holds the access-log middleware: a layer named
+ * accessLog*, or createApp's single context layer listing `accessLog` in its `nexthopSteps`.
+ */
 function hasAccessLog(app) {
   const stack = (app.router && app.router.stack) || [];
-  return stack.some((layer) => /^accessLog/i.test((layer.handle && layer.handle.name) || layer.name || ''));
+  return stack.some((layer) => {
+    const handle = layer.handle || {};
+    if (Array.isArray(handle.nexthopSteps)) return handle.nexthopSteps.includes('accessLog');
+    return /^accessLog/i.test(handle.name || layer.name || '');
+  });
 }
 
 /**

@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { Application, Request, RequestHandler, Response } from 'express';
 import { getAppContext } from '../../lib/context';
 import { jsonString, jsonValue } from '../../lib/json-line';
+import { runStep, withStep } from '../../lib/pipeline';
 import { accessSinkOf, logger as rootLogger, type LineSink } from '../../lib/logger';
 import { compileOptions, type AccessLogOptions, type CompiledAccessLog } from './options';
 import { redactUrl } from './redact';
@@ -145,7 +146,8 @@ export function accessLog(options: Readonly<AccessLogOptions> = {}): RequestHand
   if (arguments.length > 1) misuse();
   const c = compileOptions(options);
   const fixedSink = options.logger === undefined ? undefined : accessSinkOf(options.logger);
-  let sinkApp: Application | undefined;
+  // null, not undefined: a plain node request has no `req.app`, and must still find a sink.
+  let sinkApp: Application | undefined | null = null;
   let appSink: LineSink | undefined;
 
   function sinkFor(req: Request): LineSink | undefined {
@@ -157,8 +159,8 @@ export function accessLog(options: Readonly<AccessLogOptions> = {}): RequestHand
     return appSink;
   }
 
-  return function accessLogMiddleware(req, res, next) {
-    if (c.skip !== undefined && c.skip(req)) return next();
+  function accessLogStep(req: Request, res: Response): undefined {
+    if (c.skip !== undefined && c.skip(req)) return undefined;
     const socket = req.socket;
     const started: Started = {
       at: performance.now(),
@@ -173,6 +175,9 @@ export function accessLog(options: Readonly<AccessLogOptions> = {}): RequestHand
         c.sample >= 1 || res.statusCode >= 500 || !res.writableFinished || Math.random() < c.sample;
       if (keep) sinkFor(req)?.write(formatLine(req, res, started, c));
     });
-    next();
-  };
+    return undefined;
+  }
+  return withStep(function accessLogMiddleware(req, res, next) {
+    runStep(accessLogStep, req, res, next);
+  }, accessLogStep);
 }

@@ -17,6 +17,7 @@ const SCENARIOS: [id: string, mayBeSkippedFor: RegExp | null][] = [
   ['nexthop-hello-one-layer-sketch', /nexthop does not export/],
   ['nexthop-hello-no-log', /nexthop does not export accessLog/],
   ['nexthop-proxy', /nexthop does not export nextHopProxy/],
+  ['nexthop-fast-lane', /nexthop does not export/],
   ['nexthop-fast-lane-sketch', /nexthop does not export/],
   ['express-hpm', null],
   ['express-hpm-keepalive', null],

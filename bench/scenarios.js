@@ -39,6 +39,12 @@ const SCENARIOS = [
     needs: ['createApp', 'serve', 'nextHopProxy'],
   },
   {
+    id: 'nexthop-fast-lane',
+    title: "nexthop fast lane: serve(app, { appPaths: ['/api'] }), /hello proxied outside Express",
+    server: 'nexthop-fast-lane.js',
+    needs: ['createApp', 'serve', 'nextHopProxy'],
+  },
+  {
     id: 'nexthop-fast-lane-sketch',
     title: 'sketch: nexthop access log + context + nextHopProxy as plain functions, no Express router',
     server: 'nexthop-fast-lane-sketch.js',

@@ -95,7 +95,8 @@ export function createApp(options: Readonly<CreateAppOptions> = {}): Application
   installRequestLog(app.request, logger);
   const steps = defaultStack(options, trust, logger);
   // One router layer for the whole stack: each layer costs the router a next/handle round.
-  if (steps.length > 0) app.use(pipeline(steps));
+  // Mounted even when empty: the fast lane hands its errors to the app through it.
+  app.use(pipeline(steps));
   setAppContext(app, { config, logger, requestContext: composeSteps(steps.map(([, step]) => step)) });
   return app;
 }

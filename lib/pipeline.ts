@@ -54,6 +54,26 @@ export function composeSteps(list: readonly Step[]): Step {
   };
 }
 
+/** Errors raised on the fast lane, waiting for the app's router to take them (see resumeWithError). */
+const pending = new WeakMap<object, unknown>();
+let pendingCount = 0;
+
+/**
+ * Hand a request that failed outside Express (the fast lane) to `app` with `err`: the app's
+ * context layer passes it straight to `next(err)`, so the app's own error handlers (or
+ * Express's final handler) answer it exactly as they answer an error raised inside.
+ */
+export function resumeWithError(
+  app: (req: IncomingMessage, res: ServerResponse) => void,
+  req: IncomingMessage,
+  res: ServerResponse,
+  err: unknown,
+): void {
+  pending.set(req, err);
+  pendingCount++;
+  app(req, res);
+}
+
 /**
  * One Express middleware running `named` steps in order: a single router layer for the
  * whole request context (each extra layer costs the router a `next`/`handle` round).
@@ -61,6 +81,12 @@ export function composeSteps(list: readonly Step[]): Step {
 export function pipeline(named: readonly (readonly [string, Step])[]): PipelineHandler {
   const step = composeSteps(named.map(([, s]) => s));
   function nexthopContextMiddleware(req: Request, res: Response, next: NextFunction): void {
+    if (pendingCount !== 0 && pending.has(req)) {
+      const err = pending.get(req);
+      pending.delete(req);
+      pendingCount--;
+      return next(err);
+    }
     runStep(step, req, res, next);
   }
   return Object.assign(withStep(nexthopContextMiddleware, step), {
@@ -68,7 +94,3 @@ export function pipeline(named: readonly (readonly [string, Step])[]): PipelineH
   });
 }
 
-/** Node's request/response seen as Express's, for steps run outside Express. */
-export function asExpress(req: IncomingMessage, res: ServerResponse): [Request, Response] {
-  return [req as Request, res as Response];
-}

@@ -7,6 +7,7 @@ import createDebug from 'debug';
 import { startupContext } from './app';
 import { getAppContext } from './context';
 import { NexthopError } from './errors';
+import { fastLane } from './fast-lane';
 import {
   attachWorker,
   isSupervisedWorker,
@@ -68,6 +69,18 @@ export interface ServeOptions {
    * @example serve(app, { workers: 'auto' })
    */
   workers?: number | 'auto';
+  /**
+   * The fast lane: the paths the app answers itself (path prefixes matched on segment
+   * boundaries, case-insensitively: `/api` takes `/api`, `/api/x` and `/api?q`, never
+   * `/apix`). Every other request skips Express's router: createApp's request context and
+   * access log and the app's root `nextHopProxy()` run on it as plain functions, with the
+   * same headers, log lines, errors and shutdown as through Express. Middleware and routes
+   * you add to the app only see requests under appPaths. Needs an app from createApp()
+   * with `nextHopProxy()` (no pathFilter) mounted at its root before serve() is called.
+   * @default undefined (every request goes through Express)
+   * @example serve(app, { appPaths: ['/api', '/hello'] })
+   */
+  appPaths?: readonly string[];
 }
 
 /** A listening server, returned by {@link serve}. */
@@ -267,12 +280,15 @@ export function serve(app: Application, options: Readonly<ServeOptions> = {}): P
   const port = options.port ?? config.port;
   const { handleSignals = true, processGuards = true } = options;
   const workers = resolveWorkers('workers' in options ? options.workers : config.webConcurrency);
+  // Checked in the cluster primary too, so a bad setting fails before any worker starts.
+  if (options.appPaths !== undefined) fastLane(app, options.appPaths);
   if (workers !== undefined && cluster.isPrimary) {
     return servePrimary({ workers, logger, timing, handleSignals });
   }
   const supervised = isSupervisedWorker();
 
-  const server = http.createServer();
+  const lane = options.appPaths === undefined ? undefined : fastLane(app, options.appPaths);
+  const server = http.createServer(lane?.serverOptions ?? {});
   server.keepAliveTimeout = timing.keepAliveTimeout;
   server.headersTimeout = timing.headersTimeout;
   server.requestTimeout = timing.requestTimeout;
@@ -294,7 +310,7 @@ export function serve(app: Application, options: Readonly<ServeOptions> = {}): P
     });
   });
   // Registered after the bookkeeping listener, so every response is tracked before the app runs.
-  server.on('request', app);
+  server.on('request', lane?.listener ?? app);
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const handler = findUpgradeHandler(app, req.url ?? '/');
     if (handler) return handler.upgrade(req, socket, head);

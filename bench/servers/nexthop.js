@@ -76,11 +76,11 @@ function createBenchApp(nexthop, { accessLog = true, createOptions = {} } = {}) 
   return app;
 }
 
-/** serve() on 127.0.0.1:PORT, with its graceful SIGTERM (which also lets --cpu-prof write). */
-function serveBench(nexthop, app) {
+/** serve() on 127.0.0.1:PORT (plus `options`), with its graceful SIGTERM (which also lets --cpu-prof write). */
+function serveBench(nexthop, app, options = {}) {
   collectGarbageOnSignal();
   return nexthop
-    .serve(app, { host: '127.0.0.1' })
+    .serve(app, { host: '127.0.0.1', ...options })
     .then(({ port }) => process.stdout.write(`READY ${port}\n`));
 }
 

@@ -25,6 +25,14 @@ export interface NextHopProxyHandler extends RequestHandler {
   readonly agent: Agent;
 }
 
+/** Every handler nextHopProxy() made, with whether it has a path filter (for serve's fast lane). */
+const made = new WeakMap<object, { readonly filtered: boolean }>();
+
+/** How a nextHopProxy() handler was built, or undefined for any other function. */
+export function nextHopProxyInfo(handler: unknown): { readonly filtered: boolean } | undefined {
+  return typeof handler === 'function' ? made.get(handler) : undefined;
+}
+
 function isRequest(value: unknown): boolean {
   return value instanceof IncomingMessage;
 }
@@ -67,5 +75,7 @@ export function nextHopProxy(options: Readonly<NextHopProxyOptions> = {}): NextH
     proxyUpgrade(compiled, req, socket, head);
   }
 
-  return Object.assign(nextHopProxyMiddleware, { upgrade, agent: compiled.agent });
+  const handler = Object.assign(nextHopProxyMiddleware, { upgrade, agent: compiled.agent });
+  made.set(handler, { filtered: filter !== undefined });
+  return handler;
 }

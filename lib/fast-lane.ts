@@ -1,0 +1,152 @@
+import * as http from 'node:http';
+import type { Application, NextFunction, Request, Response } from 'express';
+import { describe } from './check-options';
+import { getAppContext } from './context';
+import { ANSWERED, resumeWithError, type Step } from './pipeline';
+import { nextHopProxyInfo, type NextHopProxyHandler } from '../middleware/next-hop-proxy';
+
+/**
+ * The fast lane of `serve(app, { appPaths })`: requests outside the app's paths never enter
+ * Express's router. They run createApp's compiled request context (access log, client IP,
+ * proto, request id, geo, security headers, requireHttps) and the app's root
+ * `nextHopProxy()` as plain functions on node's req/res. Errors are handed to the app's
+ * router, so its error handlers answer them as they answer any other.
+ */
+
+/** What serve needs to run a fast lane: the request listener and the server's classes. */
+export interface FastLane {
+  /** The server's `request` listener: app paths to `app`, the rest to the proxy. */
+  readonly listener: (req: http.IncomingMessage, res: http.ServerResponse) => void;
+  /** Server options: request and response classes inheriting the app's prototypes. */
+  readonly serverOptions: http.ServerOptions;
+}
+
+const PREFIX_CHARS = /^\/[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*$/;
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * Validate `appPaths` and compile them into one test on the raw request URL: a path
+ * matches on segment boundaries (`/api` takes `/api`, `/api/x`, `/api?q`, never `/apix`),
+ * case-insensitively like Express's router.
+ */
+export function compileAppPaths(appPaths: unknown): (url: string) => boolean {
+  if (!Array.isArray(appPaths)) {
+    throw new TypeError(
+      `nexthop serve: appPaths must be an array of path prefixes, got ${describe(appPaths)}; use e.g. ['/api', '/hello']`,
+    );
+  }
+  const prefixes = (appPaths as unknown[]).map((entry) => {
+    if (typeof entry !== 'string') {
+      throw new TypeError(
+        `nexthop serve: appPaths entry ${describe(entry)} is not a string; use e.g. "/api"`,
+      );
+    }
+    if (!PREFIX_CHARS.test(entry)) {
+      throw new RangeError(
+        `nexthop serve: appPaths entry "${entry}" is not a path prefix; use e.g. "/api" (a leading "/", no query, no spaces)`,
+      );
+    }
+    const trimmed = entry.replace(/\/+$/, '');
+    if (trimmed === '') {
+      throw new RangeError(
+        `nexthop serve: appPaths entry "${entry}" would send every request to the app; leave appPaths out instead`,
+      );
+    }
+    return escapeRegExp(trimmed);
+  });
+  if (prefixes.length === 0) return () => false;
+  const test = new RegExp(`^(?:${prefixes.join('|')})(?:[/?]|$)`, 'i');
+  return (url) => test.test(url);
+}
+
+interface RouterLayer {
+  handle?: unknown;
+  match?: (path: string) => unknown;
+}
+
+/** The first nextHopProxy() mounted at the app's root, or undefined. */
+function rootProxy(app: Application): [NextHopProxyHandler, { filtered: boolean }] | undefined {
+  const router = (app as unknown as { router?: { stack?: RouterLayer[] } }).router;
+  for (const layer of router?.stack ?? []) {
+    const info = nextHopProxyInfo(layer.handle);
+    // A root mount matches any path; one mounted under a path does not match this one.
+    if (info !== undefined && Boolean(layer.match?.('/nexthop-fast-lane-root-probe'))) {
+      return [layer.handle as NextHopProxyHandler, info];
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Request and response classes for the server whose prototypes inherit the app's
+ * (`app.request`, `app.response`): fast-lane requests then have `req.app`, `req.accepts`,
+ * `res.locals`-aware helpers and the context getters without a per-request prototype switch.
+ */
+function serverClasses(app: Application): http.ServerOptions {
+  class FastLaneRequest extends http.IncomingMessage {}
+  class FastLaneResponse extends http.ServerResponse {}
+  const prototypes = app as unknown as { request: object; response: object };
+  Object.setPrototypeOf(FastLaneRequest.prototype, prototypes.request);
+  Object.setPrototypeOf(FastLaneResponse.prototype, prototypes.response);
+  // The context getters (req.ip, req.protocol) are installed once on a prototype that
+  // carries its app (lib/request-getters), not on every request.
+  Object.defineProperty(FastLaneRequest.prototype, 'app', { value: app, configurable: true, writable: true });
+  return {
+    IncomingMessage: FastLaneRequest,
+    ServerResponse: FastLaneResponse as unknown as typeof http.ServerResponse,
+  };
+}
+
+/**
+ * Build the fast lane for `app`, or throw at construction when it cannot run the same way
+ * as the Express path: the app must come from createApp() and mount nextHopProxy() at its
+ * root, without a pathFilter (requests it declines would have nowhere to go).
+ */
+export function fastLane(app: Application, appPaths: unknown): FastLane {
+  const isAppPath = compileAppPaths(appPaths);
+  const context = getAppContext(app);
+  if (context === undefined) {
+    throw new TypeError(
+      'nexthop serve: appPaths needs an app made by createApp() (its request context runs on the fast lane)',
+    );
+  }
+  const found = rootProxy(app);
+  if (found === undefined) {
+    throw new RangeError(
+      'nexthop serve: appPaths needs nextHopProxy() mounted at the app root (app.use(nextHopProxy())) ' +
+        'before serve(): requests outside appPaths go straight to it',
+    );
+  }
+  const [proxy, info] = found;
+  if (info.filtered) {
+    throw new RangeError(
+      'nexthop serve: appPaths needs a nextHopProxy() without pathFilter; put the paths the proxy ' +
+        'must not take in appPaths instead',
+    );
+  }
+  const runContext: Step = context.requestContext ?? (() => undefined);
+  const handleApp = app as unknown as (req: http.IncomingMessage, res: http.ServerResponse) => void;
+
+  function fastLaneListener(req: http.IncomingMessage, res: http.ServerResponse): void {
+    if (isAppPath(req.url ?? '/')) return handleApp(req, res);
+    const request = req as Request;
+    const response = res as Response;
+    // As Express's router sets it: the access log, requireHttps and the proxy read it.
+    request.originalUrl = request.url;
+    const outcome = runContext(request, response);
+    if (outcome === ANSWERED) return;
+    if (outcome !== undefined) return resumeWithError(handleApp, req, res, outcome);
+    proxy(request, response, function fastLaneNext(err?: unknown) {
+      // Without a pathFilter the proxy only calls next with an error; route it like Express would.
+      resumeWithError(handleApp, req, res, err ?? notProxied());
+    } as NextFunction);
+  }
+  return { listener: fastLaneListener, serverOptions: serverClasses(app) };
+}
+
+function notProxied(): Error {
+  return Object.assign(new Error('Not Found'), { status: 404 });
+}

@@ -106,11 +106,7 @@ export function createApp(options: Readonly<CreateAppOptions> = {}): Application
  * it names its own. The access log comes first, so its clock starts before any other
  * middleware runs and `ms` covers them all.
  */
-function defaultStack(
-  options: Readonly<CreateAppOptions>,
-  trust: Trust,
-  logger: Logger,
-): [string, Step][] {
+function defaultStack(options: Readonly<CreateAppOptions>, trust: Trust, logger: Logger): [string, Step][] {
   const shared = { trustedProxies: trust };
   const https = options.requireHttps ?? false;
   const handlers: [string, unknown][] = [

@@ -93,4 +93,3 @@ export function pipeline(named: readonly (readonly [string, Step])[]): PipelineH
     nexthopSteps: Object.freeze(named.map(([name]) => name)),
   });
 }
-

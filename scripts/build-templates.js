@@ -69,9 +69,13 @@ async function toJavaScript(source, file) {
     compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
   });
   const exported = [];
-  const lines = outputText.split('\n').map((line) => {
+  const lines = outputText.split('\n').map((text) => {
+    let line = text;
     if (/^\s*\/\/__nexthop_blank_line__\s*$/.test(line)) return '';
     if (line.startsWith('import ')) return requireOf(line.trim());
+    // A relative dynamic import (a test loading the server after setting its environment)
+    // needs the file extension under ESM rules; CommonJS require finds server.js itself.
+    line = line.replace(/await import\(('\.[^']*')\)/g, 'require($1)');
     const decl = line.match(/^export (const|let|function|async function|class) (\w+)/);
     if (decl) {
       exported.push(decl[2]);

@@ -19,7 +19,7 @@ app.use(function assignVariant(req, res, next) {
 });
 
 // The app's own answer: which variant this visitor sees (handy when testing the split).
-app.get('/variant', (req, res) => {
+app.get('/variant', (_req, res) => {
   res.json({ variant: res.locals.variant, newVisitor: res.locals.newVisitor });
 });
 

@@ -4,7 +4,7 @@ import { createApp, errorHandler, nextHopProxy, serve } from 'nexthop';
 export const app = createApp();
 
 // Which worker answered: NEXTHOP_WORKER_ID is the worker's slot (1…n), kept by its replacements.
-app.get('/worker', (req, res) => {
+app.get('/worker', (_req, res) => {
   res.json({ worker: process.env.NEXTHOP_WORKER_ID ?? null, pid: process.pid });
 });
 
@@ -12,7 +12,7 @@ app.get('/worker', (req, res) => {
 // the uncaught exception with its stack, the primary starts a replacement, and the faulty
 // worker finishes its in-flight requests and exits. Left out in production.
 if (app.get('env') !== 'production') {
-  app.post('/crash', (req, res) => {
+  app.post('/crash', (_req, res) => {
     setImmediate(() => {
       throw new Error(`simulated bug in worker ${process.env.NEXTHOP_WORKER_ID}`);
     });

@@ -17,7 +17,7 @@ export const app = createApp({
   },
 });
 
-app.get('/', (req, res) => {
+app.get('/', (_req, res) => {
   res.type('html').send('<!doctype html><title>secure</title><p>Served by the edge module over HTTPS.</p>');
 });
 

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { send } from '../helpers/echo-upstream';
-import { BUILT_EXAMPLES, loadExample } from '../helpers/examples';
-import { freePort, startNode, stop, tempDir, type Child } from '../helpers/process';
+import { BUILT_EXAMPLES, loadExample, scratchDir } from '../helpers/examples';
+import { freePort, startNode, stop, type Child } from '../helpers/process';
 
 interface Who {
   worker: string | null;
@@ -31,7 +31,7 @@ describe('examples/cluster', () => {
     const port = await freePort();
     child = startNode(path.join(BUILT_EXAMPLES, 'cluster', 'server.js'), {
       PORT: String(port),
-      LOG_DIR: tempDir('nexthop-cluster-logs-'),
+      LOG_DIR: scratchDir('nexthop-cluster-logs-'),
       WEB_CONCURRENCY: '2',
       NODE_ENV: 'development',
       NEXT_HOP: 'http://127.0.0.1:9',

@@ -4,15 +4,15 @@ import http from 'node:http';
 import path from 'node:path';
 import type { ServeHandle } from 'nexthop';
 import { pattern, send, sha256, startEchoUpstream, type EchoUpstream } from '../helpers/echo-upstream';
-import { BUILT_EXAMPLES, loadExample, removeDir, serveExample } from '../helpers/examples';
-import { freePort, startNode, stop, tempDir, type Child } from '../helpers/process';
+import { BUILT_EXAMPLES, loadExample, scratchDir, serveExample } from '../helpers/examples';
+import { freePort, startNode, stop, type Child } from '../helpers/process';
 
 const JSON_BODY = { 'Content-Type': 'application/json' };
 
 describe('examples/edge-api in process', () => {
   let upstream: EchoUpstream;
   let server: ServeHandle;
-  const uploads = tempDir('nexthop-edge-api-');
+  const uploads = scratchDir('nexthop-edge-api-');
   beforeAll(async () => {
     upstream = await startEchoUpstream();
     const env = { NEXT_HOP: upstream.url, UPLOAD_DIR: uploads, MAX_UPLOAD_BYTES: '1000' };
@@ -22,7 +22,6 @@ describe('examples/edge-api in process', () => {
   afterAll(async () => {
     await server.close();
     await upstream.close();
-    removeDir(uploads);
   });
   const post = (body: unknown) =>
     send(server.port, {
@@ -105,6 +104,23 @@ describe('examples/edge-api in process', () => {
     expect(fs.existsSync(path.join(uploads, 'b.txt'))).toBe(false);
   });
 
+  it('answers 413 to a chunked upload once it passes the limit and keeps no partial file', async () => {
+    const outcome = await new Promise<string>((resolve) => {
+      const req = http.request({
+        host: '127.0.0.1',
+        port: server.port,
+        method: 'PUT',
+        path: '/api/uploads/c.txt',
+      });
+      req.on('response', (res) => resolve(`status ${res.statusCode}`));
+      req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+      req.write('x'.repeat(600));
+      setImmediate(() => req.end('x'.repeat(600)));
+    });
+    expect(outcome).toBe('status 413');
+    expect(fs.readdirSync(uploads).filter((f) => f.startsWith('c.txt'))).toEqual([]);
+  });
+
   it('proxies everything else with its body untouched, JSON included', async () => {
     const body = '{"not":"parsed here"}';
     const res = await send(server.port, { method: 'POST', path: '/orders?x=1', headers: JSON_BODY, body });
@@ -148,17 +164,16 @@ function upload(port: number, urlPath: string, size: number): Promise<{ status: 
 describe('examples/edge-api as its own process', () => {
   const SIZE = 200 * 1024 * 1024;
   let child: Child | undefined;
-  const uploads = tempDir('nexthop-edge-api-big-');
+  const uploads = scratchDir('nexthop-edge-api-big-');
   afterAll(async () => {
     await stop(child);
-    removeDir(uploads);
   });
 
   it('streams a 200 MB upload to disk with a peak RSS under 100 MB', async () => {
     const port = await freePort();
     child = startNode(path.join(BUILT_EXAMPLES, 'edge-api', 'server.js'), {
       PORT: String(port),
-      LOG_DIR: tempDir('nexthop-edge-api-logs-'),
+      LOG_DIR: scratchDir('nexthop-edge-api-logs-'),
       UPLOAD_DIR: uploads,
       NEXT_HOP: 'http://127.0.0.1:9',
     });

@@ -1,8 +1,8 @@
 import path from 'node:path';
 import type { ServeHandle } from 'nexthop';
 import { send, startEchoUpstream, type EchoUpstream } from '../helpers/echo-upstream';
-import { loadExample, serveExample } from '../helpers/examples';
-import { freePort, startNode, stop, tempDir, type Child } from '../helpers/process';
+import { loadExample, scratchDir, serveExample } from '../helpers/examples';
+import { freePort, startNode, stop, type Child } from '../helpers/process';
 
 describe('examples/hello', () => {
   let upstream: EchoUpstream;
@@ -69,7 +69,7 @@ describe('npm start (scripts/demo.js) serves the hello example', () => {
   it('answers /hello itself and proxies the rest to its demo upstream', async () => {
     const port = await freePort();
     const demo = path.join(__dirname, '..', '..', 'scripts', 'demo.js');
-    child = startNode(demo, { PORT: String(port), LOG_DIR: tempDir('nexthop-demo-logs-'), NEXT_HOP: '' });
+    child = startNode(demo, { PORT: String(port), LOG_DIR: scratchDir('nexthop-demo-logs-'), NEXT_HOP: '' });
     await child.waitFor(/listening on http:\/\/localhost:\d+/, 15_000);
     const hello = await send(port, { path: '/hello' });
     expect(hello.json()).toMatchObject({ message: 'Hello from the edge', clientIp: '127.0.0.1' });

@@ -8,6 +8,16 @@ import { tempDir } from './process';
 export const EXAMPLES = path.join(__dirname, '..', '..', 'examples');
 export const BUILT_EXAMPLES = path.join(__dirname, '..', '..', 'dist', 'examples');
 
+const scratch: string[] = [];
+afterAll(() => scratch.splice(0).forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+
+/** A temp folder removed after the test file's last test. */
+export function scratchDir(prefix: string): string {
+  const dir = tempDir(prefix);
+  scratch.push(dir);
+  return dir;
+}
+
 /**
  * Import examples/<name>/server.ts afresh with `env` set (createApp and the examples read
  * the environment when the module loads), logs in a temp folder. The environment is
@@ -18,7 +28,7 @@ export async function loadExample<T = { app: Application }>(
   env: Record<string, string> = {},
 ): Promise<T> {
   const saved = { ...process.env };
-  Object.assign(process.env, { LOG_DIR: tempDir('nexthop-example-logs-'), LOG_LEVEL: 'error' }, env);
+  Object.assign(process.env, { LOG_DIR: scratchDir('nexthop-example-logs-'), LOG_LEVEL: 'error' }, env);
   try {
     let loaded: T | undefined;
     await jest.isolateModulesAsync(async () => {
@@ -33,9 +43,4 @@ export async function loadExample<T = { app: Application }>(
 /** Serve an example's app on 127.0.0.1:<free port> as `serve()` would on the platform. */
 export function serveExample(app: Application): Promise<ServeHandle> {
   return serve(app, { port: 0, host: '127.0.0.1', handleSignals: false, processGuards: false });
-}
-
-/** Remove a temp folder made by a test. */
-export function removeDir(dir: string): void {
-  fs.rmSync(dir, { recursive: true, force: true });
 }

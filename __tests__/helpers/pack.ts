@@ -15,19 +15,24 @@ export interface Packed {
 
 /**
  * `npm pack` of this checkout, made once and shared by every test file (jest runs files in
- * separate workers): the tarball lands in a temp folder named after the build it packs
- * (package.json, dist/.tsbuildinfo and dist/templates), written under a scratch name and renamed into place.
+ * separate workers): the tarball lands in a temp folder named after the checkout and the
+ * build it packs (package.json, dist/.tsbuildinfo, dist/templates), written under a scratch
+ * name and renamed into place; this checkout's older tarballs are removed.
  * `--ignore-scripts`: `npm test` has built dist already; `prepare` would build it again.
  */
 export function packedTarball(): Packed {
-  const stamp = createHash('sha256')
-    .update(fs.readFileSync(path.join(ROOT, 'package.json')))
-    .update(String(fs.statSync(path.join(ROOT, 'dist', '.tsbuildinfo')).mtimeMs))
-    .update(String(fs.statSync(path.join(ROOT, 'dist', 'templates')).mtimeMs))
-    .update(ROOT)
-    .digest('hex')
-    .slice(0, 16);
-  const dir = path.join(os.tmpdir(), `nexthop-pack-${stamp}`);
+  const hash = (...parts: (string | Buffer)[]) =>
+    parts
+      .reduce((h, p) => h.update(p), createHash('sha256'))
+      .digest('hex')
+      .slice(0, 12);
+  const checkout = `nexthop-pack-${hash(ROOT)}-`;
+  const build = hash(
+    fs.readFileSync(path.join(ROOT, 'package.json')),
+    String(fs.statSync(path.join(ROOT, 'dist', '.tsbuildinfo')).mtimeMs),
+    String(fs.statSync(path.join(ROOT, 'dist', 'templates')).mtimeMs),
+  );
+  const dir = path.join(os.tmpdir(), `${checkout}${build}`);
   const manifest = path.join(dir, 'pack.json');
   if (!fs.existsSync(manifest)) {
     const scratch = fs.mkdtempSync(`${dir}-`);
@@ -43,6 +48,12 @@ export function packedTarball(): Packed {
       fs.renameSync(scratch, dir);
     } catch {
       fs.rmSync(scratch, { recursive: true, force: true }); // another worker won the race
+    }
+    // Tarballs of this checkout's earlier builds are stale.
+    for (const name of fs.readdirSync(os.tmpdir())) {
+      if (name.startsWith(checkout) && name !== path.basename(dir) && !name.includes(`${build}-`)) {
+        fs.rmSync(path.join(os.tmpdir(), name), { recursive: true, force: true });
+      }
     }
   }
   const { filename, files } = JSON.parse(fs.readFileSync(manifest, 'utf8')) as {

@@ -3,9 +3,10 @@ import type { Application } from 'express';
 import { loadConfig, type Config } from './config';
 import { setAppContext } from './context';
 import { NexthopError } from './errors';
-import { createLogger, type Logger } from './logger';
+import { createLogger, installRequestLog, setRootLogger, type Logger } from './logger';
 import { startupError } from './startup';
 import { compileTrust, type Trust, type TrustedProxies } from './trust';
+import { accessLog, type AccessLogOptions } from '../middleware/access-log';
 import { clientIp, type ClientIpOptions } from '../middleware/client-ip';
 import { forwardedProto, type ForwardedProtoOptions } from '../middleware/forwarded-proto';
 import { geo, type GeoOptions } from '../middleware/geo';
@@ -26,6 +27,13 @@ export interface CreateAppOptions {
    * @default DEFAULT_TRUSTED_PROXIES (loopback, link-local, private and CGNAT ranges)
    */
   trustedProxies?: TrustedProxies;
+  /**
+   * One JSON line per request in `access.log` (see accessLog), mounted first so it times
+   * the whole request. `false` leaves it out.
+   * @default {} (on, default options; lines go to the app's logger)
+   * @example createApp({ accessLog: { skip: ['/.well-known/section-io/aee-hc/healthz'] } })
+   */
+  accessLog?: AccessLogOptions | false;
   /** `req.clientIp` and a truthful `req.ip`. @default {} (on) */
   clientIp?: ClientIpOptions | false;
   /** `req.proto` and a truthful `req.protocol` / `req.secure`. @default {} (on) */
@@ -48,6 +56,8 @@ export function startupContext(options: { config?: Config; logger?: Logger }): {
   try {
     const config = options.config ?? loadConfig();
     const logger = options.logger ?? createLogger({ dir: config.logDir, level: config.logLevel });
+    // The exported root `logger` (and accessLog on a plain express app) write through it.
+    setRootLogger(logger);
     return { config, logger };
   } catch (err) {
     throw err instanceof NexthopError ? startupError(err) : err;
@@ -82,6 +92,9 @@ export function createApp(options: Readonly<CreateAppOptions> = {}): Application
   app.set('env', config.nodeEnv);
   app.set('trust proxy', trust);
   setAppContext(app, { config, logger });
+  installRequestLog(app.request, logger);
+  // First, so its clock starts before any other middleware runs and `ms` covers them all.
+  if (options.accessLog !== false) app.use(accessLog({ logger, ...options.accessLog }));
   mountRequestContext(app, options, trust);
   return app;
 }

@@ -36,6 +36,8 @@ export const ERROR_CODES = {
   ERR_NEXTHOP_HTTPS_REQUIRED: 400,
   /** No route answered the request (`notFound()`). */
   ERR_NEXTHOP_NOT_FOUND: 404,
+  /** Cluster workers kept exiting before any of them listened; the primary gave up (exit 1). */
+  ERR_NEXTHOP_WORKER_CRASH_LOOP: 500,
 } as const;
 
 /** A stable nexthop error code, e.g. `ERR_NEXTHOP_UPSTREAM_TIMEOUT`. */

@@ -46,5 +46,20 @@ export type {
 } from '../middleware/next-hop-proxy';
 
 // Logging middleware (accessLog)
+export { accessLog, DEFAULT_REDACT_QUERY } from '../middleware/access-log';
+export type { AccessLogOptions, UpstreamLogFields } from '../middleware/access-log';
+export {
+  logger,
+  LOG_SUFFIX_ENV,
+  DEFAULT_LOG_MAX_SIZE,
+  DEFAULT_LOG_MAX_FILES,
+  DEFAULT_LOG_FLUSH_INTERVAL,
+} from './logger';
 
 // Resilience (errorHandler, notFound, cluster)
+export { errorHandler } from '../middleware/error-handler';
+export type { ErrorHandlerOptions, ErrorBody, ErrorLogger } from '../middleware/error-handler';
+export { notFound } from '../middleware/not-found';
+export { RESTART_POLICY, WORKER_ID_ENV } from './cluster';
+export { SHUTDOWN_IDLE_GRACE } from './serve';
+export type { RestartPolicy, Supervisor } from './cluster';

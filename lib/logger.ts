@@ -1,14 +1,30 @@
+import cluster from 'node:cluster';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as winston from 'winston';
 import type { Logger } from 'winston';
-import { DEFAULT_LOG_DIR, type LogLevel } from './config';
+import { DEFAULT_LOG_DIR, LOG_LEVELS, type LogLevel } from './config';
 import { NexthopError } from './errors';
+import { acquireLineFile, type LineFile } from './line-file';
+import { consoleFormat, lineFormat, normalize } from './log-format';
 
 export type { Logger } from 'winston';
 
 /** winston stores the formatted line under this symbol (triple-beam's MESSAGE). */
 const MESSAGE = Symbol.for('message');
+
+/** Default size in bytes at which a log file is rotated: 20 MiB. */
+export const DEFAULT_LOG_MAX_SIZE = 20 * 1024 * 1024;
+/** Default number of rotated files kept per log (`access.log.1` … `access.log.5`). */
+export const DEFAULT_LOG_MAX_FILES = 5;
+/** Default longest time in ms a line waits in memory before it is written. */
+export const DEFAULT_LOG_FLUSH_INTERVAL = 100;
+/**
+ * Environment variable a cluster primary sets for each worker (e.g. `w1`, `w2`): the
+ * worker then writes `access.w1.log`, `app.w1.log`, `error.w1.log`, so no two processes
+ * ever write or rotate the same file. No two live processes may share a value.
+ */
+export const LOG_SUFFIX_ENV = 'NEXTHOP_LOG_SUFFIX';
 
 /** Options for {@link createLogger}. */
 export interface LoggerOptions {
@@ -17,51 +33,64 @@ export interface LoggerOptions {
   /** Lowest level written to `app.log` and stdout. @default 'info' (or `LOG_LEVEL`) */
   level?: LogLevel;
   /**
-   * The concise stdout stream that `sectionctl logs` shows: `'pretty'` (coloured),
-   * `'json'` (one JSON object a line), `false` (none). @default 'pretty' on a TTY, else 'json'
+   * The concise stdout stream that `sectionctl logs` shows: `'pretty'` (one short line,
+   * coloured unless `NO_COLOR` is set), `'json'` (one JSON object a line), `false` (none).
+   * @default 'pretty' when stdout is a TTY, else 'json'
    */
   console?: 'pretty' | 'json' | false;
   /** Write the files at all. `false` keeps only stdout (tests, one-off scripts). @default true */
   files?: boolean;
+  /** Rotate a file when it would grow past this many bytes (at a line boundary). @default 20971520 (20 MiB) */
+  maxSize?: number;
+  /** Rotated files kept per log; older ones are deleted. `0` keeps none. @default 5 */
+  maxFiles?: number;
+  /** Longest time in ms a line waits in memory before it is written (error.log never waits). @default 100 */
+  flushInterval?: number;
+  /**
+   * Per-process file name part: `'w1'` gives `access.w1.log`, `app.w1.log`, `error.w1.log`.
+   * Letters, digits, `-` and `_`, at most 32.
+   * @default `NEXTHOP_LOG_SUFFIX`, else `worker-<id>` in a cluster worker, else none
+   * @example createLogger({ suffix: `w${slot}` })
+   */
+  suffix?: string;
 }
 
 /**
- * A winston transport that appends formatted lines to one file through a single
- * write stream, and whose `close()` resolves only once every line is on disk.
- * (winston's stock File transport can drop the tail of its buffer at exit.)
+ * Where the access-log middleware writes: pre-formatted lines, no winston pipeline.
+ * @example const sink: LineSink = { write: (line) => process.stdout.write(line) };
  */
+export interface LineSink {
+  /** Append one line ending with "\n". */
+  write(line: string): void;
+}
+
+const ACCESS_SINK = Symbol('nexthop.accessSink');
+const FILES = Symbol('nexthop.files');
+
+interface LoggerInternals {
+  [ACCESS_SINK]?: LineSink;
+  [FILES]?: LineFile[];
+}
+
 // winston exports the transport base class at runtime as `Transport`, typed as `transport`.
 type TransportClass = new (opts?: { level?: string }) => winston.transport;
 const TransportBase = (winston as unknown as { Transport: TransportClass }).Transport;
 
+/**
+ * A winston transport that appends each formatted line to a {@link LineFile}.
+ * @example new FileLineTransport(acquireLineFile('/var/log/nodejs/app.log', options), 'info')
+ */
 export class FileLineTransport extends TransportBase {
-  readonly filename: string;
-  private readonly stream: fs.WriteStream;
+  readonly file: LineFile;
 
-  constructor(opts: { filename: string; level?: string }) {
-    super({ level: opts.level });
-    this.filename = opts.filename;
-    this.stream = fs.createWriteStream(opts.filename, { flags: 'a' });
-    this.stream.on('error', (err) => this.emit('error', err));
+  constructor(file: LineFile, level?: string) {
+    super({ level });
+    this.file = file;
   }
 
   override log(info: Record<string | symbol, unknown>, callback: () => void): void {
-    const line = info[MESSAGE];
-    this.stream.write(`${typeof line === 'string' ? line : JSON.stringify(info)}\n`);
+    this.file.write(`${info[MESSAGE] as string}\n`);
     callback();
-  }
-
-  /** Flush and close the file. Resolves when the data is handed to the OS. */
-  flush(): Promise<void> {
-    if (this.stream.closed || this.stream.destroyed) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.stream.once('close', () => resolve());
-      this.stream.end();
-    });
-  }
-
-  override close(): void {
-    void this.flush();
   }
 }
 
@@ -70,6 +99,7 @@ export class FileLineTransport extends TransportBase {
  * opens, because winston silently drops every line when it cannot write.
  *
  * @throws NexthopError `ERR_NEXTHOP_LOG_DIR` naming the folder, the OS error and the fix.
+ * @example prepareLogDir('/var/log/nodejs', ['app.log']);
  */
 export function prepareLogDir(dir: string, files: readonly string[] = []): void {
   const fail = (err: NodeJS.ErrnoException, what: string): never => {
@@ -107,67 +137,224 @@ export function prepareLogDir(dir: string, files: readonly string[] = []): void 
   }
 }
 
-function consoleFormat(mode: 'pretty' | 'json'): winston.Logform.Format {
-  if (mode === 'json') return winston.format.combine(winston.format.timestamp(), winston.format.json());
-  return winston.format.combine(
-    winston.format.timestamp({ format: 'HH:mm:ss.SSS' }),
-    winston.format.colorize(),
-    winston.format.printf(({ timestamp, level, message, stack, ...rest }) => {
-      const extra = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : '';
-      return `${String(timestamp)} ${level} ${String(message)}${extra}${stack ? `\n${String(stack)}` : ''}`;
-    }),
-  );
+function checkCount(name: string, value: unknown, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    throw new TypeError(`nexthop createLogger: ${name} must be an integer, got ${String(value)}`);
+  }
+  if (value < min || value > max) {
+    throw new RangeError(`nexthop createLogger: ${name} must be from ${min} to ${max}, got ${value}`);
+  }
+  return value;
+}
+
+function defaultSuffix(): string {
+  const fromEnv = process.env[LOG_SUFFIX_ENV];
+  if (fromEnv) return fromEnv;
+  return cluster.isWorker && cluster.worker ? `worker-${cluster.worker.id}` : '';
+}
+
+function compile(options: Readonly<LoggerOptions>) {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(
+      "nexthop createLogger: options must be an object, e.g. createLogger({ dir: './logs' })",
+    );
+  }
+  const level = options.level ?? ((process.env.LOG_LEVEL?.trim().toLowerCase() || 'info') as LogLevel);
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new RangeError(
+      `nexthop createLogger: level "${String(level)}" is not one of ${LOG_LEVELS.join(', ')}`,
+    );
+  }
+  const consoleMode = options.console ?? (process.stdout.isTTY ? 'pretty' : 'json');
+  if (consoleMode !== 'pretty' && consoleMode !== 'json' && consoleMode !== false) {
+    throw new RangeError(
+      `nexthop createLogger: console must be 'pretty', 'json' or false, got ${String(consoleMode)}`,
+    );
+  }
+  const suffix = options.suffix ?? defaultSuffix();
+  if (typeof suffix !== 'string' || (suffix !== '' && !/^[A-Za-z0-9_-]{1,32}$/.test(suffix))) {
+    const source = options.suffix === undefined ? ` (from ${LOG_SUFFIX_ENV})` : '';
+    throw new RangeError(
+      `nexthop createLogger: suffix ${JSON.stringify(suffix)}${source} must be 1-32 letters, digits, "-" or "_" (e.g. "w1")`,
+    );
+  }
+  if (options.dir !== undefined && (typeof options.dir !== 'string' || options.dir.trim() === '')) {
+    throw new TypeError(
+      `nexthop createLogger: dir must be a folder path, e.g. './logs', got ${String(options.dir)}`,
+    );
+  }
+  if (options.files !== undefined && typeof options.files !== 'boolean') {
+    throw new TypeError(`nexthop createLogger: files must be true or false, got ${String(options.files)}`);
+  }
+  return {
+    dir: path.resolve(options.dir ?? (process.env.LOG_DIR || DEFAULT_LOG_DIR)),
+    level,
+    consoleMode,
+    files: options.files ?? true,
+    suffix,
+    rotation: {
+      maxSize: checkCount('maxSize', options.maxSize, DEFAULT_LOG_MAX_SIZE, 1024, Number.MAX_SAFE_INTEGER),
+      maxFiles: checkCount('maxFiles', options.maxFiles, DEFAULT_LOG_MAX_FILES, 0, 1000),
+      flushInterval: checkCount(
+        'flushInterval',
+        options.flushInterval,
+        DEFAULT_LOG_FLUSH_INTERVAL,
+        1,
+        60_000,
+      ),
+    },
+  };
+}
+
+/** `app.log` → `app.w1.log` for suffix `w1`. */
+function fileName(base: string, suffix: string): string {
+  return suffix ? `${base}.${suffix}.log` : `${base}.log`;
 }
 
 /**
- * Create nexthop's logger: `app.log` (level and above) and `error.log` (errors with
- * stack) under the log folder, plus a concise stdout stream. The folder is checked
- * first (see {@link prepareLogDir}).
+ * Create nexthop's logger: `app.log` (level and above), `error.log` (errors with their
+ * stack) and `access.log` (written by {@link accessLog}, one JSON line per request) under
+ * the log folder, plus a concise stdout stream. The folder is checked first (see
+ * {@link prepareLogDir}); files rotate by size and stay bounded.
  *
  * @example
  * const logger = createLogger({ dir: './logs', level: 'debug' });
  * logger.info('ready', { port: 8080 });
  */
 export function createLogger(options: Readonly<LoggerOptions> = {}): Logger {
-  const {
-    dir = process.env.LOG_DIR || DEFAULT_LOG_DIR,
-    level = (process.env.LOG_LEVEL?.toLowerCase() as LogLevel | undefined) || 'info',
-    console: consoleMode = process.stdout.isTTY ? 'pretty' : 'json',
-    files = true,
-  } = options;
+  const c = compile(options);
   const transports: winston.transport[] = [];
-  if (files) {
-    const folder = path.resolve(dir);
-    prepareLogDir(folder, ['app.log', 'error.log']);
-    transports.push(
-      new FileLineTransport({ filename: path.join(folder, 'app.log') }),
-      new FileLineTransport({ filename: path.join(folder, 'error.log'), level: 'error' }),
+  const files: LineFile[] = [];
+  if (c.files) {
+    const names = ['access', 'app', 'error'].map((base) => fileName(base, c.suffix));
+    prepareLogDir(c.dir, names);
+    const [access, app, error] = names.map((name, i) =>
+      acquireLineFile(path.join(c.dir, name), { ...c.rotation, immediate: i === 2 }),
     );
+    files.push(access, app, error);
+    transports.push(new FileLineTransport(app), new FileLineTransport(error, 'error'));
   }
-  if (consoleMode) {
-    transports.push(new winston.transports.Console({ format: consoleFormat(consoleMode) }));
+  if (c.consoleMode) {
+    const color = c.consoleMode === 'pretty' && !process.env.NO_COLOR;
+    transports.push(new winston.transports.Console({ format: consoleFormat(c.consoleMode, color) }));
   }
-  return winston.createLogger({
-    level,
-    format: winston.format.combine(
-      winston.format.errors({ stack: true }),
-      winston.format.timestamp(),
-      winston.format.json(),
-    ),
+  const logger = winston.createLogger({
+    level: c.level,
+    format: winston.format.combine(normalize, lineFormat()),
     transports,
     exitOnError: false,
   });
+  // Loggers with no transport at all would make winston warn on every line.
+  if (transports.length === 0) logger.silent = true;
+  const internals = logger as unknown as LoggerInternals;
+  internals[FILES] = files;
+  internals[ACCESS_SINK] = files[0] ?? (c.consoleMode ? process.stdout : undefined);
+  return logger;
 }
 
 /**
- * Flush every file of `logger` and close it. Resolves when all lines are on disk;
- * `serve()` awaits it before the process exits.
+ * Where access lines of `logger` go: its `access.log`, stdout when it has no files, or
+ * undefined when it has neither. Child loggers share their parent's.
+ * @example accessSinkOf(logger)?.write('{"method":"GET"}\n');
+ */
+export function accessSinkOf(logger: Logger): LineSink | undefined {
+  return (logger as unknown as LoggerInternals)[ACCESS_SINK];
+}
+
+/**
+ * Flush every file of `logger` and close it. Resolves when all lines are handed to the
+ * OS; `serve()` awaits it before the process exits. A line logged afterwards is still
+ * appended (synchronously), never dropped.
+ *
+ * @example await closeLogger(logger);
  */
 export async function closeLogger(logger: Logger): Promise<void> {
-  // winston hands lines to its transports on a later tick: let them arrive first.
+  // winston hands lines through its stream pipeline: let any queued one arrive first.
   await new Promise((resolve) => setImmediate(resolve));
-  const files = logger.transports.filter((t): t is FileLineTransport => t instanceof FileLineTransport);
-  // Detach before ending, so a line logged during exit goes to stdout, not to a closed file.
-  for (const t of files) logger.remove(t);
-  await Promise.all(files.map((t) => t.flush()));
+  const internals = logger as unknown as LoggerInternals;
+  const files = internals[FILES] ?? [];
+  internals[FILES] = [];
+  for (const file of files) file.release();
+}
+
+let root: Logger | undefined;
+let fallback: Logger | undefined;
+
+function currentRoot(): Logger {
+  if (root) return root;
+  fallback ??= createLogger({ files: false });
+  return fallback;
+}
+
+/**
+ * Point the exported root {@link logger} at `target` (createApp and serve do it with the
+ * app's logger).
+ * @example setRootLogger(createLogger({ dir: './logs' }));
+ */
+export function setRootLogger(target: Logger): void {
+  root = target;
+}
+
+/**
+ * The process's root logger, for app code outside a request. It writes through the
+ * logger of the latest `createApp()` (its files and stdout); before any app exists it
+ * writes to stdout only. In a request, prefer `req.log` (it carries the request id).
+ *
+ * @example
+ * import { logger } from 'nexthop';
+ * logger.warn('cache cold', { entries: 0 });
+ */
+export const logger: Logger = new Proxy({} as Logger, {
+  get(_target, key) {
+    const target = currentRoot();
+    const value: unknown = Reflect.get(target, key, target);
+    return typeof value === 'function' ? value.bind(target) : value;
+  },
+  set: (_target, key, value) => Reflect.set(currentRoot(), key, value),
+  has: (_target, key) => Reflect.has(currentRoot(), key),
+});
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /**
+       * A child of the app's logger whose lines carry this request's `requestId`
+       * (apps made by `createApp`).
+       * @example req.log.info('cart updated', { items: 3 });
+       */
+      log: Logger;
+    }
+  }
+}
+
+const REQUEST_LOG = Symbol('nexthop.requestLog');
+
+interface RequestLogCache {
+  id: unknown;
+  log: Logger;
+}
+
+/**
+ * Give every request of an app a lazy `req.log`: built on first use (no cost for requests
+ * that do not log), rebuilt if `req.id` changes after it was first read.
+ * @example installRequestLog(app.request, logger); // createApp does this
+ */
+export function installRequestLog(requestPrototype: object, base: Logger): void {
+  Object.defineProperty(requestPrototype, 'log', {
+    configurable: true,
+    enumerable: false,
+    get(this: { id?: unknown; [REQUEST_LOG]?: RequestLogCache }): Logger {
+      const id = this.id;
+      const cached = this[REQUEST_LOG];
+      if (cached && cached.id === id) return cached.log;
+      const log = id === undefined ? base : base.child({ requestId: id });
+      this[REQUEST_LOG] = { id, log };
+      return log;
+    },
+    set(this: object, value: Logger) {
+      Object.defineProperty(this, 'log', { value, writable: true, configurable: true, enumerable: true });
+    },
+  });
 }

@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import * as http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -6,6 +7,14 @@ import createDebug from 'debug';
 import { startupContext } from './app';
 import { getAppContext } from './context';
 import { NexthopError } from './errors';
+import {
+  attachWorker,
+  isSupervisedWorker,
+  resolveWorkers,
+  supervise,
+  WORKER_ID_ENV,
+  type Supervisor,
+} from './cluster';
 import { closeLogger, type Logger } from './logger';
 import { startupError } from './startup';
 
@@ -49,11 +58,29 @@ export interface ServeOptions {
   processGuards?: boolean;
   /** Logger for lifecycle lines. @default the app's logger from createApp, else createLogger() */
   logger?: Logger;
+  /**
+   * Run a cluster: a primary process forks this many workers (`'auto'`: one per core) that
+   * share the port; workers that exit are replaced with backoff, a worker hit by an
+   * uncaught exception hands over to its replacement, SIGTERM drains them all. Unset (and
+   * no `WEB_CONCURRENCY`): one process, no supervisor, process guards keep it answering.
+   * The script runs again in every worker, so build the app at the top level.
+   * @default config.webConcurrency (`WEB_CONCURRENCY`), else a single process
+   * @example serve(app, { workers: 'auto' })
+   */
+  workers?: number | 'auto';
 }
 
 /** A listening server, returned by {@link serve}. */
 export interface ServeHandle {
+  /**
+   * The HTTP server. In a cluster primary, which answers no requests itself, a server
+   * that never listens (the workers hold the connections).
+   */
   readonly server: http.Server;
+  /** `'single'` (no cluster), `'primary'` (supervises workers) or `'worker'`. */
+  readonly role: 'single' | 'primary' | 'worker';
+  /** In a cluster primary: the supervisor (worker pids). */
+  readonly supervisor?: Supervisor;
   /** The port actually bound (useful with `port: 0`). */
   readonly port: number;
   /** Graceful shutdown without exiting the process: drain, finish in-flight, flush logs. */
@@ -145,6 +172,42 @@ function findUpgradeHandler(app: Application, url: string): UpgradeHandler | und
   return undefined;
 }
 
+/**
+ * How long a keep-alive socket must have been idle before shutdown closes it. A client
+ * under load reuses its sockets within milliseconds, so those get one more response,
+ * with `Connection: close`, instead of a close racing their next request (a reset, or a
+ * 502 at nginx for a POST). Sockets idle longer than this are not in use and close at once.
+ */
+export const SHUTDOWN_IDLE_GRACE = 500;
+
+/** Per-socket idle bookkeeping for a shutdown that never cuts a request in its first byte. */
+function trackIdleSockets(server: http.Server) {
+  const idleSince = new Map<Duplex, number>();
+  let timer: NodeJS.Timeout | undefined;
+  server.on('connection', (socket: Duplex) => {
+    idleSince.set(socket, Date.now());
+    socket.once('close', () => idleSince.delete(socket));
+  });
+  function sweep(): void {
+    clearTimeout(timer);
+    const now = Date.now();
+    let next = Infinity;
+    for (const [socket, since] of idleSince) {
+      const left = since + SHUTDOWN_IDLE_GRACE - now;
+      if (left <= 0) socket.destroy();
+      else next = Math.min(next, left);
+    }
+    if (next !== Infinity) timer = setTimeout(sweep, next).unref();
+  }
+  return {
+    busy: (socket: Duplex) => idleSince.delete(socket),
+    free: (socket: Duplex) => {
+      if (!socket.destroyed) idleSince.set(socket, Date.now());
+    },
+    sweep,
+  };
+}
+
 let guardsInstalled = false;
 
 /**
@@ -152,20 +215,22 @@ let guardsInstalled = false;
  * and keep answering. The trade-off: state the failed code left half-updated stays so.
  * Cluster mode replaces the worker instead.
  */
-function installProcessGuards(logger: Logger): void {
+function installProcessGuards(logger: Logger, retire?: (reason: string) => unknown): void {
   if (guardsInstalled) return;
   guardsInstalled = true;
+  const outcome = retire
+    ? `worker ${process.env[WORKER_ID_ENV]} hands over to a replacement, finishes its requests and exits`
+    : 'the process keeps answering';
   process.on('uncaughtException', (err) => {
-    logger.error('uncaught exception; the process keeps answering', {
-      err: describe(err),
-      stack: stackOf(err),
-    });
+    logger.error(`uncaught exception; ${outcome}`, { err: describe(err), stack: stackOf(err) });
+    retire?.('uncaught exception');
   });
   process.on('unhandledRejection', (reason) => {
-    logger.error('unhandled promise rejection; the process keeps answering', {
+    logger.error(`unhandled promise rejection; ${outcome}`, {
       err: describe(reason),
       stack: stackOf(reason),
     });
+    retire?.('unhandled promise rejection');
   });
 }
 
@@ -201,6 +266,11 @@ export function serve(app: Application, options: Readonly<ServeOptions> = {}): P
   const logger = options.logger ?? context.logger;
   const port = options.port ?? config.port;
   const { handleSignals = true, processGuards = true } = options;
+  const workers = resolveWorkers('workers' in options ? options.workers : config.webConcurrency);
+  if (workers !== undefined && cluster.isPrimary) {
+    return servePrimary({ workers, logger, timing, handleSignals });
+  }
+  const supervised = isSupervisedWorker();
 
   const server = http.createServer();
   server.keepAliveTimeout = timing.keepAliveTimeout;
@@ -208,16 +278,19 @@ export function serve(app: Application, options: Readonly<ServeOptions> = {}): P
   server.requestTimeout = timing.requestTimeout;
 
   const inFlight = new Set<http.ServerResponse>();
+  const idle = trackIdleSockets(server);
   let closing: Promise<void> | undefined;
   let stopping = false;
 
-  server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     // During shutdown, every response tells the client (nginx) not to reuse this connection.
     if (stopping && !res.headersSent) res.setHeader('Connection', 'close');
     inFlight.add(res);
+    idle.busy(req.socket);
     res.once('close', () => {
       inFlight.delete(res);
-      if (stopping) setImmediate(() => server.closeIdleConnections());
+      idle.free(req.socket);
+      if (stopping) idle.sweep();
     });
   });
   // Registered after the bookkeeping listener, so every response is tracked before the app runs.
@@ -230,13 +303,15 @@ export function serve(app: Application, options: Readonly<ServeOptions> = {}): P
     socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
   });
 
-  async function shutdown(reason: string): Promise<void> {
-    logger.info(`${reason}: shutting down`, { drainDelay: timing.drainDelay });
-    if (timing.drainDelay > 0) await new Promise((r) => setTimeout(r, timing.drainDelay).unref());
+  async function shutdown(reason: string, drainDelay = timing.drainDelay): Promise<void> {
+    logger.info(`${reason}: shutting down`, { drainDelay });
+    if (drainDelay > 0) await new Promise((r) => setTimeout(r, drainDelay).unref());
     stopping = true;
     for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeIdleConnections();
+    // net's close, not http's: since Node 19 http's also closes every idle keep-alive socket
+    // at once, racing a client (nginx) that is sending its next request on one of them.
+    const closed = new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()));
+    idle.sweep();
     logger.info('stopped accepting connections; finishing in-flight requests', { inFlight: inFlight.size });
     let forced = false;
     const timer = setTimeout(() => {
@@ -269,11 +344,45 @@ export function serve(app: Application, options: Readonly<ServeOptions> = {}): P
         keepAliveTimeout: timing.keepAliveTimeout,
         pid: process.pid,
       });
-      if (processGuards) installProcessGuards(logger);
-      if (handleSignals) watchSignals((signal) => (closing ??= shutdown(`${signal} received`)), logger);
-      resolve({ server, port: bound, close });
+      if (supervised) {
+        // A hand-over needs no drain delay: the primary stops routing to a worker that closes.
+        const hooks = attachWorker((reason, drain) => (closing ??= shutdown(reason, drain ? undefined : 0)));
+        if (processGuards) installProcessGuards(logger, (reason) => hooks.retire(reason));
+        if (handleSignals) watchSignals((signal) => hooks.retire(`${signal} received`), logger);
+      } else {
+        if (processGuards) installProcessGuards(logger);
+        if (handleSignals) watchSignals((signal) => (closing ??= shutdown(`${signal} received`)), logger);
+      }
+      resolve({ server, port: bound, close, role: supervised ? 'worker' : 'single' });
     });
   });
+}
+
+/** The cluster primary: supervise the workers; its close() and signals drain them all. */
+async function servePrimary(params: {
+  workers: number;
+  logger: Logger;
+  timing: ReturnType<typeof validate>;
+  handleSignals: boolean;
+}): Promise<ServeHandle> {
+  const { logger, timing, handleSignals } = params;
+  const supervisor = supervise({
+    workers: params.workers,
+    logger,
+    drainDelay: timing.drainDelay,
+    shutdownTimeout: timing.shutdownTimeout,
+    exitOnCrashLoop: handleSignals,
+  });
+  // Watched before the workers are ready: a deploy may stop an instance that is still starting.
+  if (handleSignals) watchSignals(() => supervisor.close(), logger);
+  await supervisor.ready;
+  logger.info(`listening on port ${supervisor.port} (HTTP/1.1) with ${params.workers} workers`, {
+    port: supervisor.port,
+    workers: params.workers,
+    pid: process.pid,
+  });
+  const close = () => supervisor.close();
+  return { server: http.createServer(), port: supervisor.port, close, role: 'primary', supervisor };
 }
 
 /** First SIGTERM/SIGINT: graceful shutdown then exit 0. A second one: exit 1 at once. */

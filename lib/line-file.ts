@@ -1,0 +1,203 @@
+import fs from 'node:fs';
+import createDebug from 'debug';
+
+const debug = createDebug('nexthop:log-file');
+
+/** Rotation and buffering settings of one log file. */
+export interface LineFileOptions {
+  /** Size in bytes after which the file is rotated. */
+  readonly maxSize: number;
+  /** Rotated files kept next to the live one (`name.1` newest … `name.N` oldest). */
+  readonly maxFiles: number;
+  /** Longest time in ms a line waits in memory before it is written. */
+  readonly flushInterval: number;
+  /** Write every line at once (error.log: rare lines that must never wait). */
+  readonly immediate?: boolean;
+}
+
+/** Lines buffered past this many characters are written at once, whatever the interval. */
+const HIGH_WATER = 64 * 1024;
+const NEWLINE = 0x0a;
+
+const open = new Map<string, LineFile>();
+let exitHookInstalled = false;
+
+/** Every open file is flushed synchronously when the process exits, even by process.exit(). */
+function flushAllOnExit(): void {
+  for (const file of open.values()) file.flush();
+}
+
+/**
+ * An append-only log file written in whole lines: lines collect in memory and go to the
+ * OS in one synchronous `write` per batch, so no write is ever in flight when the process
+ * exits and nothing is left for an 'exit' hook to lose. Rotation happens only between
+ * lines (no line is torn across files) and keeps at most `maxFiles` old files.
+ *
+ * One instance per path in a process ({@link acquireLineFile}); never share a path across
+ * processes (see the multi-process rule in docs/logging.md).
+ */
+export class LineFile {
+  readonly path: string;
+  private readonly options: LineFileOptions;
+  private fd: number;
+  private size: number;
+  private pending = '';
+  private timer: NodeJS.Timeout | undefined;
+  private refs = 0;
+  private dropped = 0;
+
+  constructor(path: string, options: LineFileOptions) {
+    this.path = path;
+    this.options = options;
+    this.fd = fs.openSync(path, 'a');
+    this.size = fs.fstatSync(this.fd).size;
+  }
+
+  /** Append one line; `line` must end with "\n" and contain no other newline. */
+  write(line: string): void {
+    if (this.fd < 0) {
+      // Closed: a straggler after shutdown still reaches the disk, synchronously.
+      this.appendClosed(line);
+      return;
+    }
+    this.pending += line;
+    if (this.options.immediate || this.pending.length >= HIGH_WATER) this.flush();
+    else this.timer ??= setTimeout(this.onTimer, this.options.flushInterval).unref();
+  }
+
+  /** Write every buffered line now (synchronously). */
+  flush(): void {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (this.pending === '' || this.fd < 0) return;
+    const data = Buffer.from(this.pending);
+    this.pending = '';
+    this.writeRotating(data);
+  }
+
+  private readonly onTimer = (): void => {
+    this.timer = undefined;
+    this.flush();
+  };
+
+  /** Write `data`, rotating at line boundaries whenever the next bytes would pass maxSize. */
+  private writeRotating(data: Buffer): void {
+    const { maxSize } = this.options;
+    let offset = 0;
+    while (offset < data.length) {
+      const room = maxSize - this.size;
+      if (data.length - offset <= room) {
+        this.writeAll(data, offset, data.length);
+        return;
+      }
+      const cut = room > 0 ? data.lastIndexOf(NEWLINE, offset + room - 1) : -1;
+      let end: number;
+      if (cut >= offset) end = cut + 1;
+      else if (this.size > 0) end = offset;
+      else {
+        // A single line longer than maxSize in an empty file: it is written whole.
+        const newline = data.indexOf(NEWLINE, offset);
+        end = newline === -1 ? data.length : newline + 1;
+      }
+      this.writeAll(data, offset, end);
+      offset = end;
+      if (offset < data.length) this.rotate();
+    }
+  }
+
+  private writeAll(data: Buffer, from: number, to: number): void {
+    let at = from;
+    try {
+      while (at < to) at += fs.writeSync(this.fd, data, at, to - at);
+    } catch (err) {
+      this.reportLoss(err as NodeJS.ErrnoException, data, at, to);
+    }
+    this.size += at - from;
+  }
+
+  /** Disk full or I/O error: the lines cannot be kept anywhere; say so on stderr, counted. */
+  private reportLoss(err: NodeJS.ErrnoException, data: Buffer, from: number, to: number): void {
+    let lines = 0;
+    for (let i = data.indexOf(NEWLINE, from); i !== -1 && i < to; i = data.indexOf(NEWLINE, i + 1)) lines++;
+    this.dropped += lines;
+    process.stderr.write(
+      `nexthop logger: cannot write to ${this.path} (${err.code ?? 'error'}: ${err.message}); ` +
+        `${this.dropped} line(s) lost so far\n`,
+    );
+  }
+
+  /** name → name.1 → … → name.maxFiles (the oldest is replaced), then a fresh name. */
+  private rotate(): void {
+    debug('rotate %s at %d bytes', this.path, this.size);
+    fs.closeSync(this.fd);
+    try {
+      const { maxFiles } = this.options;
+      if (maxFiles === 0) fs.unlinkSync(this.path);
+      for (let i = maxFiles - 1; i >= 1; i--) renameIfExists(`${this.path}.${i}`, `${this.path}.${i + 1}`);
+      if (maxFiles > 0) fs.renameSync(this.path, `${this.path}.1`);
+    } catch (err) {
+      // Keep writing to the same file rather than lose lines; the bound is exceeded, loudly.
+      const e = err as NodeJS.ErrnoException;
+      process.stderr.write(
+        `nexthop logger: cannot rotate ${this.path} (${e.code ?? 'error'}: ${e.message})\n`,
+      );
+    }
+    this.fd = fs.openSync(this.path, 'a');
+    // After a failed rotation, count from zero so the next attempt waits another maxSize.
+    this.size = 0;
+  }
+
+  private appendClosed(line: string): void {
+    try {
+      fs.appendFileSync(this.path, line);
+    } catch (err) {
+      this.reportLoss(err as NodeJS.ErrnoException, Buffer.from(line), 0, line.length);
+    }
+  }
+
+  /** Take a reference (one per logger using this file). */
+  retain(): this {
+    this.refs++;
+    return this;
+  }
+
+  /** Drop a reference; the last one flushes and closes the file. */
+  release(): void {
+    if (--this.refs > 0) return;
+    this.flush();
+    if (this.fd >= 0) fs.closeSync(this.fd);
+    this.fd = -1;
+    if (open.get(this.path) === this) open.delete(this.path);
+  }
+}
+
+function renameIfExists(from: string, to: string): void {
+  try {
+    fs.renameSync(from, to);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
+/**
+ * The one {@link LineFile} of this process for `path` (opened on first use). The first
+ * opener's options apply. Call `release()` once per acquire.
+ * @example
+ * const file = acquireLineFile('/var/log/nodejs/access.log', { maxSize: 20971520, maxFiles: 5, flushInterval: 100 });
+ * file.write('{"ok":true}\n');
+ * file.release();
+ */
+export function acquireLineFile(path: string, options: LineFileOptions): LineFile {
+  let file = open.get(path);
+  if (file === undefined) {
+    file = new LineFile(path, options);
+    open.set(path, file);
+    if (!exitHookInstalled) {
+      exitHookInstalled = true;
+      process.on('exit', flushAllOnExit);
+    }
+  }
+  return file.retain();
+}

@@ -27,7 +27,8 @@ function newest(dir) {
 
 /** Builds when dist/ is missing or older than a source folder (tsc's own incremental build). */
 function buildIfNeeded() {
-  const stamp = path.join(root, 'dist', '.tsbuildinfo');
+  // dist/templates is made afresh by the last step of every build: its time is the build's.
+  const stamp = path.join(root, 'dist', 'templates');
   const built = fs.existsSync(stamp) ? fs.statSync(stamp).mtimeMs : 0;
   const sources = Math.max(...['lib', 'middleware', 'examples'].map((d) => newest(path.join(root, d))));
   if (sources > built) execFileSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' });

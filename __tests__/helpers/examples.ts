@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Application } from 'express';
-import { serve, type ServeHandle } from 'nexthop';
+import { createLogger, serve, type ServeHandle } from 'nexthop';
 import { tempDir } from './process';
 
 /** The repository's examples folder, and the built copies `npm test` compiles first. */
@@ -42,5 +42,7 @@ export async function loadExample<T = { app: Application }>(
 
 /** Serve an example's app on 127.0.0.1:<free port> as `serve()` would on the platform. */
 export function serveExample(app: Application): Promise<ServeHandle> {
-  return serve(app, { port: 0, host: '127.0.0.1', handleSignals: false, processGuards: false });
+  // Lifecycle lines ("listening on…") would only clutter the test output.
+  const logger = createLogger({ console: false, files: false });
+  return serve(app, { port: 0, host: '127.0.0.1', handleSignals: false, processGuards: false, logger });
 }

@@ -106,6 +106,21 @@ describe('examples/ip-guard', () => {
     });
   });
 
+  describe('with an allow list', () => {
+    let port: number;
+    beforeAll(
+      async () => (port = await start({ ALLOW_CIDRS: '203.0.113.0/24', DENY_CIDRS: '203.0.113.66' })),
+    );
+
+    it.each([
+      ['203.0.113.7', 200],
+      ['192.0.2.1', 403],
+      ['203.0.113.66', 403], // denied inside the allowed network: deny wins
+    ])('client %s gets %i', async (ip, status) => {
+      expect((await send(port, { path: '/whoami', headers: from(ip) })).status).toBe(status);
+    });
+  });
+
   it('express-rate-limit printed no ERR_ERL_* validation warning', () => {
     expect(warnings.filter((w) => /ERR_ERL_/.test(w))).toEqual([]);
   });
@@ -113,5 +128,8 @@ describe('examples/ip-guard', () => {
   it('refuses a bad RATE_LIMIT and a bad CIDR at start-up', async () => {
     await expect(start({ RATE_LIMIT: '0' })).rejects.toThrow('RATE_LIMIT must be a positive integer, got 0');
     await expect(start({ DENY_CIDRS: '10.0.0/8' })).rejects.toThrow(/"10\.0\.0\/8" is not a CIDR/);
+    await expect(start({ ALLOW_CIDRS: '10.0.0.1/8' })).rejects.toThrow(
+      /has host bits set; use "10\.0\.0\.0\/8"/,
+    );
   });
 });

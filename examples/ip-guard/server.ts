@@ -18,8 +18,9 @@ const denied = compileTrust(env.DENY_CIDRS ?? '198.51.100.0/24');
 const allowed = env.ALLOW_CIDRS ? compileTrust(env.ALLOW_CIDRS) : () => true;
 /** Requests per client per minute before 429. @default 60 */
 const limit = Number(env.RATE_LIMIT ?? 60);
-if (!Number.isInteger(limit) || limit < 1)
+if (!Number.isInteger(limit) || limit < 1) {
   throw new RangeError(`RATE_LIMIT must be a positive integer, got ${env.RATE_LIMIT}`);
+}
 
 // Only the platform's module front may say who the client is. On the platform that is the
 // default (private networks); TRUSTED_PROXIES narrows it to the front's own network.

@@ -116,10 +116,7 @@ async function buildTemplate(name) {
   const from = path.join(EXAMPLES, name);
   const to = path.join(OUT, name);
   fs.rmSync(to, { recursive: true, force: true });
-  fs.copyFileSync(
-    path.join(from, 'template.json'),
-    (fs.mkdirSync(to, { recursive: true }), path.join(to, 'template.json')),
-  );
+  write(path.join(to, 'template.json'), fs.readFileSync(path.join(from, 'template.json'), 'utf8'));
   write(
     path.join(to, 'README.md'),
     moduleReadme(fs.readFileSync(path.join(from, 'README.md'), 'utf8'), name),

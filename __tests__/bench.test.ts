@@ -1,0 +1,176 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { startNode, stop, tempDir, type Child } from './helpers/process';
+
+// `npm run bench -- --quick` as a smoke check: every scenario answers without errors, or is
+// skipped with a note when its nexthop export (or nginx) is missing. No thresholds: ratios
+// measured in a few seconds on a shared machine mean nothing.
+
+const RUN = path.join(__dirname, '..', 'bench', 'run.js');
+
+/** Every throughput scenario of the harness, and what may legitimately skip it. */
+const SCENARIOS: [id: string, mayBeSkippedFor: RegExp | null][] = [
+  ['node-hello', null],
+  ['express-hello', null],
+  ['express-diy-hello', null],
+  ['nexthop-hello', /nexthop does not export/],
+  ['nexthop-hello-one-layer-sketch', /nexthop does not export/],
+  ['nexthop-hello-no-log', /nexthop does not export accessLog/],
+  ['nexthop-proxy', /nexthop does not export nextHopProxy/],
+  ['nexthop-fast-lane-sketch', /nexthop does not export/],
+  ['express-hpm', null],
+  ['express-hpm-keepalive', null],
+  ['express-pipe-proxy', null],
+  ['node-pipe-proxy', null],
+  ['fastify-proxy', null],
+  ['nginx-proxy', /nginx is not installed/],
+];
+
+interface Outcome {
+  status: 'ok' | 'skipped' | 'failed';
+  note?: string;
+  detail?: string;
+  runs?: { requests: number; errors: number; non2xx: number; rps: number; peakRss: number }[];
+  samples?: unknown[];
+  median?: Record<string, number>;
+}
+interface Results {
+  meta: { quick: boolean; command: string };
+  throughput: Record<string, Outcome>;
+  idle: Record<string, Outcome>;
+  upload: Record<string, Outcome>;
+  cold: Record<string, Outcome>;
+  budgets: { text: string; status: string; detail: string }[];
+}
+
+const dirs: string[] = [];
+const children: Child[] = [];
+
+async function bench(
+  args: string[],
+): Promise<{ code: number | string; stdout: string; stderr: string; results?: Results }> {
+  const dir = tempDir('nexthop-bench-test-');
+  dirs.push(dir);
+  const json = path.join(dir, 'results.json');
+  const child = startNode(RUN, {}, [...args, '--json', json]);
+  children.push(child);
+  const code = await child.exited;
+  const results = fs.existsSync(json) ? (JSON.parse(fs.readFileSync(json, 'utf8')) as Results) : undefined;
+  return { code, stdout: child.stdout(), stderr: child.stderr(), results };
+}
+
+afterAll(async () => {
+  await Promise.all(children.map(stop));
+  dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true }));
+});
+
+/** An outcome that failed shows the harness's own explanation in the assertion message. */
+function expectAnswered(id: string, outcome: Outcome | undefined, mayBeSkippedFor: RegExp | null) {
+  expect({ id, status: outcome?.status, note: outcome?.detail ?? outcome?.note }).toEqual(
+    expect.objectContaining({
+      id,
+      status: expect.stringMatching(mayBeSkippedFor ? /^(ok|skipped)$/ : /^ok$/),
+    }),
+  );
+  if (outcome!.status === 'skipped') expect(outcome!.note).toMatch(mayBeSkippedFor!);
+}
+
+describe('npm run bench -- --quick', () => {
+  let run: Awaited<ReturnType<typeof bench>>;
+  beforeAll(async () => {
+    run = await bench(['--quick']);
+  }, 120_000);
+
+  test('exits 0 and prints the report: table, extras and budgets', () => {
+    expect({ code: run.code, stderr: run.stderr.slice(-2000) }).toEqual(expect.objectContaining({ code: 0 }));
+    expect(run.stdout).toMatch(
+      /^\| setup \| req\/s \| p50 ms \| p99 ms \| peak RSS MB \| server CPU µs\/req \| errors \|/m,
+    );
+    expect(run.stdout).toMatch(/^## Idle keep-alive connections/m);
+    expect(run.stdout).toMatch(/^## 64 MiB upload through the proxy/m);
+    expect(run.stdout).toMatch(/^## Cold start/m);
+    expect(run.results!.meta.quick).toBe(true);
+  });
+
+  test('runs exactly the known scenarios', () => {
+    expect(Object.keys(run.results!.throughput).sort()).toEqual(SCENARIOS.map(([id]) => id).sort());
+  });
+
+  test.each(SCENARIOS)('%s answered under load without errors (or is skipped with a note)', (id, skip) => {
+    const outcome = run.results!.throughput[id];
+    expectAnswered(id, outcome, skip);
+    if (outcome.status !== 'ok') return;
+    expect(outcome.runs).toHaveLength(1);
+    const [load] = outcome.runs!;
+    expect(load.requests).toBeGreaterThan(0);
+    expect(load.rps).toBeGreaterThan(0);
+    expect(load.peakRss).toBeGreaterThan(1024 * 1024);
+    expect({ errors: load.errors, non2xx: load.non2xx }).toEqual({ errors: 0, non2xx: 0 });
+  });
+
+  test.each([
+    ['idle', 'express-hello', null],
+    ['idle', 'nexthop-hello', /nexthop does not export/],
+    ['upload', 'node-pipe-proxy', null],
+    ['upload', 'nexthop-proxy', /nexthop does not export nextHopProxy/],
+    ['cold', 'express-hello', null],
+    ['cold', 'nexthop-hello', /nexthop does not export/],
+  ] as const)('extra %s: %s answered (or is skipped with a note)', (group, id, skip) => {
+    const outcome = run.results![group][id];
+    expectAnswered(id, outcome, skip);
+    if (outcome.status !== 'ok') return;
+    expect(outcome.samples!.length).toBeGreaterThan(0);
+    for (const value of Object.values(outcome.median!)) expect(Number.isFinite(value)).toBe(true);
+  });
+
+  test('every budget is reported as PASS, FAIL or SKIP with its measure or reason', () => {
+    expect(run.results!.budgets).toHaveLength(9);
+    for (const budget of run.results!.budgets) {
+      expect(budget.status).toMatch(/^(PASS|FAIL|SKIP)$/);
+      expect(budget.detail).toMatch(budget.status === 'SKIP' ? /not measured|not built/ : /\d/);
+      expect(run.stdout).toContain(`${budget.status} ${budget.text}: ${budget.detail}`);
+    }
+  });
+});
+
+describe('npm run bench: other paths', () => {
+  test('autocannon, the node upstream and bare requests work (no wrk, no nginx, no platform headers)', async () => {
+    const { code, stderr, results } = await bench([
+      '--quick',
+      '--load=autocannon',
+      '--upstream',
+      'node',
+      '--only',
+      'express-hello,node-pipe-proxy',
+      '--extras',
+      'none',
+      '--duration',
+      '1',
+      '--no-platform-headers',
+    ]);
+    expect({ code, stderr: stderr.slice(-2000) }).toEqual(expect.objectContaining({ code: 0 }));
+    expect(Object.keys(results!.throughput)).toEqual(['express-hello', 'node-pipe-proxy']);
+    for (const outcome of Object.values(results!.throughput)) {
+      expect(outcome.status).toBe('ok');
+      expect(outcome.runs![0].requests).toBeGreaterThan(0);
+      expect(outcome.runs![0].errors + outcome.runs![0].non2xx).toBe(0);
+    }
+  }, 60_000);
+
+  test.each([
+    [['--rounds', '0'], /--rounds must be a number ≥ 1/],
+    [['--duration=abc'], /--duration must be a number ≥ 1/],
+    [['--only', 'express-hello,nope'], /unknown scenario nope; known: node-hello, express-hello/],
+    [['--extras', 'idle,disk'], /unknown extra disk; known: idle, upload, cold/],
+    [['--load', 'ab'], /--load must be wrk or autocannon/],
+    [['--upstream', 'apache'], /--upstream must be auto, node or nginx/],
+    [['--json'], /--json needs a value/],
+    [['--fast'], /unknown option --fast/],
+  ])('%j is refused before anything starts', async (args, message) => {
+    const child = startNode(RUN, {}, args);
+    children.push(child);
+    expect(await child.exited).toBe(1);
+    expect(child.stderr()).toMatch(message);
+    expect(child.stdout()).toBe('');
+  });
+});

@@ -8,6 +8,7 @@ export const VARIANTS = ['a', 'b'] as const;
 const STICKY = /(?:^|;\s*)ab_variant=(a|b)(?:;|$)/;
 const MONTH = 30 * 24 * 3600;
 
+/** The module: every visitor gets a sticky variant; pages are proxied per variant. */
 export const app = createApp();
 
 // Every visitor gets a variant: the one its cookie names, else a random one (new visitor).

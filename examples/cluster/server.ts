@@ -1,6 +1,9 @@
 import { createApp, errorHandler, nextHopProxy, serve } from 'nexthop';
 
-// This file runs in the primary and again in each worker: build the app at the top level.
+/**
+ * The app each worker serves. This file runs in the primary and again in each worker:
+ * build the app at the top level.
+ */
 export const app = createApp();
 
 // Which worker answered: NEXTHOP_WORKER_ID is the worker's slot (1…n), kept by its replacements.

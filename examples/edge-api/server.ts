@@ -35,6 +35,7 @@ function orderProblems(body: unknown): Record<string, string> {
   return problems;
 }
 
+/** The module: `/api` answered here (orders, uploads), everything else proxied. */
 export const app = createApp();
 const api = express.Router();
 // Only the API parses JSON: bodies of proxied requests stream to next-hop untouched.

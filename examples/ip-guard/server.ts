@@ -22,8 +22,10 @@ if (!Number.isInteger(limit) || limit < 1) {
   throw new RangeError(`RATE_LIMIT must be a positive integer, got ${env.RATE_LIMIT}`);
 }
 
-// Only the platform's module front may say who the client is. On the platform that is the
-// default (private networks); TRUSTED_PROXIES narrows it to the front's own network.
+/**
+ * The module. Only the platform's module front may say who the client is: on the platform
+ * that is the default (private networks); TRUSTED_PROXIES narrows it to the front's network.
+ */
 export const app = createApp({ trustedProxies: env.TRUSTED_PROXIES ?? DEFAULT_TRUSTED_PROXIES });
 
 // req.clientIp is True-Client-IP from a trusted peer, the socket address from anyone else:

@@ -6,6 +6,7 @@ export const HSTS = `max-age=${YEAR}; includeSubDomains`;
 /** Headers that tell attackers what runs behind the edge: removed from proxied responses. */
 const REVEALING = ['server', 'x-powered-by', 'x-aspnet-version', 'x-aspnetmvc-version'];
 
+/** The module: HTTPS only, helmet's headers on its own pages, cleaned proxied headers. */
 export const app = createApp({
   // Plain-HTTP requests (X-Forwarded-Proto not https) get a 301 (GET, HEAD) or 308 to the
   // same URL on https://; the platform health check is never redirected.

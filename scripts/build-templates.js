@@ -10,8 +10,9 @@ const prettier = require('prettier');
 const ts = require('typescript');
 
 const root = path.join(__dirname, '..');
-const EXAMPLES = path.join(root, 'examples');
-const OUT = path.join(root, 'dist', 'templates');
+// `node scripts/build-templates.js [examples folder] [output folder]`; tests pass both.
+const EXAMPLES = path.resolve(process.argv[2] ?? path.join(root, 'examples'));
+const OUT = path.resolve(process.argv[3] ?? path.join(root, 'dist', 'templates'));
 
 /** tsconfig.json of a generated TypeScript module: src and test compiled to dist/. */
 const TSCONFIG = {
@@ -49,12 +50,12 @@ const BLANK = '//__nexthop_blank_line__';
 /** Top-level `import … from '…'` of the type-erased source, as a CommonJS require. */
 function requireOf(line) {
   const m = line.match(/^import (?:(\w+)|\* as (\w+)|(\{[^}]*\})) from ('[^']+');$/);
-  if (m) return `const ${m[1] ?? m[2] ?? m[3]} = require(${m[4]});`;
+  // `{ a as b }` is `{ a: b }` in a destructuring.
+  const names = m?.[3]?.replace(/\b(\w+) as (\w+)\b/g, '$1: $2');
+  if (m) return `const ${m[1] ?? m[2] ?? names} = require(${m[4]});`;
   const bare = line.match(/^import ('[^']+');$/);
   if (bare) return `require(${bare[1]});`;
-  throw new Error(
-    `build-templates: cannot turn "${line}" into a require; use a named, default or bare import`,
-  );
+  throw new Error(`cannot turn "${line}" into a require; use a named, default, namespace or bare import`);
 }
 
 /**
@@ -81,7 +82,8 @@ async function toJavaScript(source, file) {
       exported.push(decl[2]);
       return line.slice('export '.length);
     }
-    if (/^export\b/.test(line)) throw new Error(`build-templates: ${file}: unsupported export "${line}"`);
+    if (line === 'export {};') return ''; // TypeScript's marker of a module whose imports were all types
+    if (/^export\b/.test(line)) throw new Error(`${file}: unsupported export "${line}"`);
     return line;
   });
   if (exported.length > 0) {
@@ -144,6 +146,6 @@ async function main() {
 }
 
 main().catch((err) => {
-  console.error(err.message);
+  console.error(`build-templates: ${err.message}`);
   process.exit(1);
 });

@@ -116,7 +116,7 @@ describe('cluster supervisor (real processes and signals)', () => {
     // Each replacement really waited: its fork came no sooner than the announced delay.
     const ready = await waitForLogs(child!, /^worker 1 ready$/, 5, 15_000);
     for (let i = 0; i < 4; i++) {
-      const waited = Date.parse(ready[i + 1].timestamp) - Date.parse(scheduled[i].timestamp);
+      const waited = Date.parse(ready[i + 1].time) - Date.parse(scheduled[i].time);
       expect(waited).toBeGreaterThanOrEqual(delays[i]);
     }
     expect(child!.proc.exitCode).toBeNull();

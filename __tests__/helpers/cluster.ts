@@ -5,7 +5,7 @@ import type { Child } from './process';
 export interface LogLine {
   level: string;
   message: string;
-  timestamp: string;
+  time: string;
   [key: string]: unknown;
 }
 

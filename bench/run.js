@@ -21,10 +21,10 @@ const DIST = path.join(ROOT, 'dist', 'lib');
 
 const USAGE = `Usage: npm run bench -- [options]
 
-  --quick              smoke check: 1 round of 2 s, no warm-up, 64 MiB upload, 200 idle
+  --quick              smoke check: 1 round of 1 s, no warm-up, 64 MiB upload, 200 idle
                        connections, 2 cold starts (used by npm test; numbers not meaningful)
   --rounds N           interleaved rounds per scenario (default 3)
-  --duration S         seconds of load per scenario and round (default 10)
+  --duration S         seconds of load per scenario and round (default 10; quick: 1)
   --warmup S           seconds of unmeasured load before each run (default 2)
   --connections N      keep-alive connections of the load generator (default 50)
   --only a,b           throughput scenarios to run (ids below; default all)
@@ -49,7 +49,7 @@ function parseArgs(argv) {
   const opts = {
     quick,
     rounds: quick ? 1 : 3,
-    duration: quick ? 2 : 10,
+    duration: quick ? 1 : 10,
     warmup: quick ? 0 : 2,
     connections: 50,
     only: null,

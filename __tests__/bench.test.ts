@@ -134,6 +134,79 @@ describe('npm run bench -- --quick', () => {
   });
 });
 
+describe('npm run bench -- --report FILE: budget verdicts on a saved run', () => {
+  const ok = (median: Record<string, number>) => ({ status: 'ok', median, runs: [], samples: [] });
+  // Each budget sits exactly on, just past, or without its threshold.
+  const saved = {
+    meta: {
+      date: '2026-01-01T00:00:00.000Z',
+      command: 'npm run bench',
+      quick: false,
+      node: 'v20',
+      os: 'Linux',
+      cpus: 2,
+      cpuModel: 'test CPU',
+      memoryGb: 1,
+      load: { tool: 'wrk', description: 'wrk -t1 -c50', version: 'wrk 4' },
+      nginx: null,
+      packages: {},
+      pinned: true,
+      rounds: 3,
+      duration: 10,
+      warmup: 2,
+      connections: 50,
+      headers: {},
+      uploadBytes: 1024 * 1024 * 1024,
+      idleConnections: 1000,
+      notes: [],
+    },
+    throughput: {
+      'express-hello': ok({ rps: 1000, cpuUsPerRequest: 70 }),
+      'nexthop-hello': ok({ rps: 900, cpuUsPerRequest: 77 }),
+      'nexthop-hello-no-log': ok({ rps: 1062, cpuUsPerRequest: 66 }),
+      'nexthop-proxy': ok({ rps: 2000, cpuUsPerRequest: 100 }),
+      'express-pipe-proxy': ok({ rps: 2000, cpuUsPerRequest: 100 }),
+      'express-hpm': ok({ rps: 1001, cpuUsPerRequest: 200 }),
+      'fastify-proxy': ok({ rps: 3000, cpuUsPerRequest: 60 }),
+    },
+    idle: {
+      'express-hello': ok({ perThousandMb: -1, heapPerThousandMb: 2.6 }),
+      'nexthop-hello': ok({ perThousandMb: 5, heapPerThousandMb: 2.6 }),
+    },
+    upload: {
+      'node-pipe-proxy': ok({ mbPerSec: 500, peakRssMb: 80 }),
+      'nexthop-proxy': ok({ mbPerSec: 400, peakRssMb: 100 }),
+    },
+    cold: { 'express-hello': ok({ ms: 100 }), 'nexthop-hello': ok({ ms: 120 }) },
+  };
+
+  test.each([
+    ['PASS', 'App route through the full default stack', /0\.900× .*by server CPU per request 0\.91×/],
+    ['FAIL', 'Access log costs ≤ 15%', /0\.847×/],
+    ['PASS', 'Proxied request ≥ 0.9× Express + minimal', /1\.000×/],
+    ['FAIL', 'Proxied request ≥ 2× Express + http-proxy-middleware', /1\.998× .*needs ≥ 2×/],
+    ['SKIP', 'Fast-lane proxied request', /the fast lane is not built/],
+    ['FAIL', '1 GiB upload through the nexthop proxy: peak RSS < 100 MB', /100\.0 MB/],
+    ['PASS', 'Upload throughput ≥ 0.8×', /0\.800×/],
+    ['SKIP', 'Idle keep-alive connections', /unreliable: express-hello measured -1\.00/],
+    ['PASS', 'Cold start', /1\.200× .*needs ≤ 1\.2×/],
+  ])('%s %s', async (status, text, detail) => {
+    const dir = tempDir('nexthop-bench-report-');
+    dirs.push(dir);
+    const file = path.join(dir, 'saved.json');
+    fs.writeFileSync(file, JSON.stringify(saved));
+    const child = startNode(RUN, {}, ['--report', file, '--fail-on-budget']);
+    children.push(child);
+    expect(await child.exited).toBe(2);
+    const line = child
+      .stdout()
+      .split('\n')
+      .find((l) => /^(PASS|FAIL|SKIP) /.test(l) && l.includes(text));
+    expect(line).toMatch(new RegExp(`^${status} `));
+    expect(line).toMatch(detail);
+  });
+});
+
 describe('npm run bench: other paths', () => {
   test('autocannon, the node upstream and bare requests work (no wrk, no nginx, no platform headers)', async () => {
     const { code, stderr, results } = await bench([

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { packedTarball } from './helpers/pack';
 import { tempDir } from './helpers/process';
 
 // Installs the packed tarball into a fresh project, as a user would, and uses it from
@@ -20,25 +21,34 @@ describe('the npm package', () => {
   let tarball = '';
   let files: string[] = [];
 
-  beforeAll(() => {
-    const [info] = JSON.parse(npm(['pack', '--json', '--pack-destination', work], ROOT));
-    tarball = path.join(work, info.filename);
-    files = info.files.map((f: { path: string }) => f.path);
-  }, 120_000);
+  beforeAll(() => void ({ tarball, files } = packedTarball()), 120_000);
 
-  test('ships only dist, templates, README, LICENSE and package.json', () => {
+  test('ships only dist (templates included), README, LICENSE and package.json', () => {
     expect(files).toContain('package.json');
     expect(files).toContain('README.md');
     expect(files).toContain('LICENSE');
     expect(files).toContain('dist/lib/index.js');
     expect(files).toContain('dist/lib/index.d.ts');
     expect(files).toContain('dist/lib/cli/index.js');
-    expect(files).toContain('templates/hello/template.json');
-    const stray = files.filter((f) => !/^(dist\/|templates\/|README\.md$|LICENSE$|package\.json$)/.test(f));
+    // Templates are generated from examples/ at build time; init needs both variants of each.
+    for (const name of fs.readdirSync(path.join(ROOT, 'examples'))) {
+      for (const file of [
+        'template.json',
+        'README.md',
+        'ts/src/server.ts',
+        'ts/tsconfig.json',
+        'js/src/server.js',
+      ]) {
+        expect(files).toContain(`dist/templates/${name}/${file}`);
+      }
+    }
+    // Examples reach users as templates; their compiled copies stay out of the package.
+    expect(files.filter((f) => f.startsWith('dist/examples/'))).toEqual([]);
+    const stray = files.filter((f) => !/^(dist\/|README\.md$|LICENSE$|package\.json$)/.test(f));
     expect(stray).toEqual([]);
     // Templates carry the test a generated module starts with; nothing else ships a test.
     const tests = files.filter(
-      (f) => !f.startsWith('templates/') && /\.test\.|__tests__|\.tsbuildinfo/.test(f),
+      (f) => !f.startsWith('dist/templates/') && /\.test\.|__tests__|\.tsbuildinfo/.test(f),
     );
     expect(tests).toEqual([]);
   });

@@ -21,10 +21,10 @@ const DIST = path.join(ROOT, 'dist', 'lib');
 
 const USAGE = `Usage: npm run bench -- [options]
 
-  --quick              smoke check: 1 round of 2 s, no warm-up, 64 MiB upload, 200 idle
+  --quick              smoke check: 1 round of 1 s, no warm-up, 64 MiB upload, 200 idle
                        connections, 2 cold starts (used by npm test; numbers not meaningful)
   --rounds N           interleaved rounds per scenario (default 3)
-  --duration S         seconds of load per scenario and round (default 10)
+  --duration S         seconds of load per scenario and round (default 10; quick: 1)
   --warmup S           seconds of unmeasured load before each run (default 2)
   --connections N      keep-alive connections of the load generator (default 50)
   --only a,b           throughput scenarios to run (ids below; default all)
@@ -39,6 +39,8 @@ const USAGE = `Usage: npm run bench -- [options]
                        (True-Client-IP, X-Forwarded-*, section-io-id, geo)
   --cpu-prof DIR       run node servers with --cpu-prof, profiles written to DIR
   --json FILE          also write all results as JSON to FILE
+  --report FILE        run nothing: print the report of a saved --json FILE again,
+                       budgets evaluated by this version of the harness
   --fail-on-budget     exit 2 when a budget fails
   --help               this text
 
@@ -49,7 +51,7 @@ function parseArgs(argv) {
   const opts = {
     quick,
     rounds: quick ? 1 : 3,
-    duration: quick ? 2 : 10,
+    duration: quick ? 1 : 10,
     warmup: quick ? 0 : 2,
     connections: 50,
     only: null,
@@ -63,6 +65,7 @@ function parseArgs(argv) {
     platformHeaders: true,
     cpuProf: null,
     json: null,
+    report: null,
     failOnBudget: false,
     help: false,
   };
@@ -92,6 +95,7 @@ function parseArgs(argv) {
     else if (flag === '--no-platform-headers') opts.platformHeaders = false;
     else if (flag === '--cpu-prof') opts.cpuProf = path.resolve(takeValue());
     else if (flag === '--json') opts.json = path.resolve(takeValue());
+    else if (flag === '--report') opts.report = path.resolve(takeValue());
     else if (flag === '--fail-on-budget') opts.failOnBudget = true;
     else if (flag === '--help' || flag === '-h') opts.help = true;
     else throw new Error(`unknown option ${flag}`);
@@ -326,9 +330,23 @@ function createContext(opts) {
   return ctx;
 }
 
+/** --report FILE: render a saved run again (budgets re-evaluated), starting nothing. */
+function reportAgain(opts) {
+  const results = JSON.parse(fs.readFileSync(opts.report, 'utf8'));
+  for (const r of Object.values(results.throughput)) {
+    if (r.status === 'ok' && r.spread === undefined && r.runs?.length) {
+      r.spread = Math.max(...r.runs.map((x) => x.rps)) / Math.min(...r.runs.map((x) => x.rps));
+    }
+  }
+  results.budgets = evaluateBudgets(results);
+  process.stdout.write(render(results));
+  if (opts.failOnBudget && results.budgets.some((b) => b.status === 'FAIL')) process.exitCode = 2;
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   if (opts.help) return void process.stdout.write(`${USAGE}\n`);
+  if (opts.report) return reportAgain(opts);
   if (opts.cpuProf) fs.mkdirSync(opts.cpuProf, { recursive: true });
   const ctx = createContext(opts);
   procs.tellReaper('dir', ctx.runDir);

@@ -7,6 +7,7 @@ import { compileGitignore } from '../../lib/cli/gitignore';
 import { main } from '../../lib/cli/index';
 import { listTemplates, scaffold } from '../../lib/cli/init';
 import { captureIO, tempDir } from '../helpers/cli';
+import { packedTarball } from '../helpers/pack';
 
 const ROOT = path.join(__dirname, '..', '..');
 const OWN = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
@@ -31,9 +32,8 @@ describe('nexthop init: scaffolding', () => {
         '.gitignore',
         'README.md',
         'package.json',
-        'src/app.ts',
         'src/server.ts',
-        'test/app.test.ts',
+        'test/server.test.ts',
         'tsconfig.json',
       ].sort(),
     );
@@ -54,10 +54,10 @@ describe('nexthop init: scaffolding', () => {
     expect(ignored('node_modules', true)).toBe(true);
     expect(ignored('dist/src/server.js')).toBe(true);
     expect(ignored('logs/app.log')).toBe(true);
-    const app = fs.readFileSync(path.join(dir, 'src', 'app.ts'), 'utf8');
+    const app = fs.readFileSync(path.join(dir, 'src', 'server.ts'), 'utf8');
     for (const name of ['createApp', 'nextHopProxy', 'errorHandler']) expect(app).toContain(name);
     expect(fs.readFileSync(path.join(dir, 'README.md'), 'utf8')).toMatch(/^# my-shop\n/);
-    expect(fs.readFileSync(path.join(dir, 'test', 'app.test.ts'), 'utf8')).not.toContain('{{name}}');
+    expect(fs.readFileSync(path.join(dir, 'test', 'server.test.ts'), 'utf8')).not.toContain('{{name}}');
   });
 
   it('writes plain JavaScript with --js', async () => {
@@ -97,7 +97,10 @@ describe('nexthop init: scaffolding', () => {
 
   // [arguments, message on stderr]
   const MISTAKES: [string[], string][] = [
-    [['--template', 'nope'], 'unknown template "nope"; available: hello'],
+    [
+      ['--template', 'nope'],
+      'unknown template "nope"; available: ab-split, cluster, edge-api, hello, ip-guard, secure-headers',
+    ],
     [['--nexthop-path', 'missing-checkout'], 'is neither a folder with a package.json nor a .tgz file'],
     [
       ['--nexthop-path', '.', '--nexthop-version', '1'],
@@ -134,16 +137,7 @@ const LIBRARY_READY = ['nextHopProxy', 'errorHandler'].every((name) => name in l
     const work = tempDir('nexthop-init-e2e-');
     let tarball = '';
     const offline = { ...process.env, NO_COLOR: '1', npm_config_offline: 'true' };
-    beforeAll(() => {
-      const [info] = JSON.parse(
-        execFileSync('npm', ['pack', '--json', '--pack-destination', work], {
-          cwd: ROOT,
-          encoding: 'utf8',
-          stdio: ['ignore', 'pipe', 'ignore'],
-        }),
-      );
-      tarball = path.join(work, info.filename);
-    }, 120_000);
+    beforeAll(() => void ({ tarball } = packedTarball()), 120_000);
     afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
     it.each([['ts'], ['js']])(

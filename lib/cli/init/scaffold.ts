@@ -5,7 +5,7 @@ import { ownPackage } from '../package-root';
 
 /** Options of {@link scaffold}. */
 export interface InitOptions {
-  /** Template folder name under the package's `templates/`. @default 'hello' */
+  /** Template name: one of the package's examples (`nexthop init --list`). @default 'hello' */
   template?: string;
   /** `'ts'` or `'js'`. @default 'ts' */
   language?: 'ts' | 'js';
@@ -24,9 +24,12 @@ export interface TemplateMeta {
   devDependencies?: Record<string, string>;
 }
 
-/** The folder templates are read from: `templates/` of the installed package. */
+/**
+ * The folder templates are read from: `dist/templates/` of the installed package, which
+ * `npm run build` generates from the repository's `examples/` (see docs/examples.md).
+ */
 export function templatesDir(): string {
-  return path.join(ownPackage().root, 'templates');
+  return path.join(ownPackage().root, 'dist', 'templates');
 }
 
 /** Names of the templates shipped with this package. */

@@ -126,7 +126,7 @@ export function securityHeaders(options: Readonly<SecurityHeadersOptions> = {}):
 
   function writeHeadWithSecurityHeaders(this: Hooked, ...args: unknown[]): Response {
     addHeaders(this, this[kCsp]);
-    return this[kWriteHead].apply(this, args);
+    return this[kWriteHead].call(this, ...args);
   }
 
   function addHeaders(res: Response, csp: string | undefined): void {

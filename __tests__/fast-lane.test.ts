@@ -189,6 +189,28 @@ describe.each(LANES)('a proxied request %s', (_lane, appPaths) => {
     expect(app[0]).toMatchObject({ message: 'request failed', status: 500, requestId: 'abc-123' });
   });
 
+  test("a throwing step (requestId's generate) reaches the app's errorHandler: 500, logged", async () => {
+    const served = await start(appPaths, {
+      app: {
+        requestId: {
+          generate: () => {
+            throw new Error('generate failed on purpose');
+          },
+        },
+      },
+    });
+    // No section-io-id: the request id must be generated.
+    const headers = ['Host', 'shop.example', 'Accept', 'application/json'];
+    const reply = await send(served.port, { path: '/x', headers });
+    expect(reply.status).toBe(500);
+    expect(reply.json()).toEqual({ error: { status: 500, message: 'Internal Server Error' } });
+    const [line] = await served.accessLines();
+    expect(line).toMatchObject({ url: '/x', status: 500 });
+    const errors = parseLines(readLines(path.join(served.logDir, 'error.log')));
+    expect(errors[0]).toMatchObject({ message: 'request failed', status: 500 });
+    expect(String(errors[0].err)).toMatch(/generate failed on purpose/);
+  });
+
   test('requireHttps redirects plain-HTTP requests before the proxy; errors go to errorHandler', async () => {
     const { port } = await start(appPaths, { app: { requireHttps: true } });
     const reply = await send(port, { path: '/p?q=1', headers: ['Host', 'shop.example'] });

@@ -136,13 +136,23 @@ export function fastLane(app: Application, appPaths: unknown): FastLane {
     const response = res as Response;
     // As Express's router sets it: the access log, requireHttps and the proxy read it.
     request.originalUrl = request.url;
-    const outcome = runContext(request, response);
+    // A throw is an error like next(err), as Express's router treats it.
+    let outcome: unknown;
+    try {
+      outcome = runContext(request, response);
+    } catch (err) {
+      outcome = err;
+    }
     if (outcome === ANSWERED) return;
     if (outcome !== undefined) return resumeWithError(handleApp, req, res, outcome);
-    proxy(request, response, function fastLaneNext(err?: unknown) {
-      // Without a pathFilter the proxy only calls next with an error; route it like Express would.
-      resumeWithError(handleApp, req, res, err ?? notProxied());
-    } as NextFunction);
+    try {
+      proxy(request, response, function fastLaneNext(err?: unknown) {
+        // Without a pathFilter the proxy only calls next with an error; route it like Express would.
+        resumeWithError(handleApp, req, res, err ?? notProxied());
+      } as NextFunction);
+    } catch (err) {
+      resumeWithError(handleApp, req, res, err);
+    }
   }
   return { listener: fastLaneListener, serverOptions: serverClasses(app) };
 }

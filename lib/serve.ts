@@ -298,18 +298,16 @@ export function serve(app: Application, options: Readonly<ServeOptions> = {}): P
   let closing: Promise<void> | undefined;
   let stopping = false;
 
-  // One listener for every response ('close' comes once): no closure per request.
-  function onResponseClose(this: http.ServerResponse): void {
-    inFlight.delete(this);
-    idle.free(this.req.socket);
-    if (stopping) idle.sweep();
-  }
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     // During shutdown, every response tells the client (nginx) not to reuse this connection.
     if (stopping && !res.headersSent) res.setHeader('Connection', 'close');
     inFlight.add(res);
     idle.busy(req.socket);
-    res.on('close', onResponseClose);
+    res.once('close', () => {
+      inFlight.delete(res);
+      idle.free(req.socket);
+      if (stopping) idle.sweep();
+    });
   });
   // Registered after the bookkeeping listener, so every response is tracked before the app runs.
   server.on('request', lane?.listener ?? app);

@@ -119,16 +119,6 @@ export function securityHeaders(options: Readonly<SecurityHeadersOptions> = {}):
   checkBoolean('securityHeaders', 'proxiedResponses', proxiedResponses);
   const { set, removed, cspName, perRequestCsp } = compileHelmet(helmetOptions as HelmetOptions);
 
-  // Keys of this instance, and one shared hook instead of a closure per request.
-  const kWriteHead = Symbol('nexthop.securityHeaders.writeHead');
-  const kCsp = Symbol('nexthop.securityHeaders.csp');
-  type Hooked = Response & { [kWriteHead]: (...args: unknown[]) => Response; [kCsp]?: string };
-
-  function writeHeadWithSecurityHeaders(this: Hooked, ...args: unknown[]): Response {
-    addHeaders(this, this[kCsp]);
-    return this[kWriteHead].call(this, ...args);
-  }
-
   function addHeaders(res: Response, csp: string | undefined): void {
     if (!proxiedResponses && res.locals?.nexthopProxied === true) return;
     for (const [name, value] of set) if (!res.hasHeader(name)) res.setHeader(name, value);
@@ -149,10 +139,11 @@ export function securityHeaders(options: Readonly<SecurityHeadersOptions> = {}):
     }
     // Node writes every response head through writeHead (res.end() included), so this is
     // the last moment to add headers, when it is known whether the response was proxied.
-    const hooked = res as Hooked;
-    hooked[kWriteHead] = res.writeHead as Hooked[typeof kWriteHead];
-    if (csp !== undefined) hooked[kCsp] = csp;
-    res.writeHead = writeHeadWithSecurityHeaders as typeof res.writeHead;
+    const writeHead = res.writeHead;
+    res.writeHead = function writeHeadWithSecurityHeaders(this: Response, ...args: unknown[]) {
+      addHeaders(res, csp);
+      return (writeHead as (...a: unknown[]) => Response).apply(this, args);
+    } as typeof res.writeHead;
     return undefined;
   }
   return withStep(function securityHeadersMiddleware(req, res, next) {

@@ -92,7 +92,6 @@ function extraPart(req: Request, res: Response, c: CompiledAccessLog): string {
 
 /** When a request started: enough to compute every timing field at the end. */
 interface Started {
-  req: Request;
   at: number;
   wall: number;
   bytes: number;
@@ -160,23 +159,10 @@ export function accessLog(options: Readonly<AccessLogOptions> = {}): RequestHand
     return appSink;
   }
 
-  // One listener function per middleware, not per request: it finds its request's start
-  // through a key of this instance (two access logs on one app keep apart).
-  const kStarted = Symbol('nexthop.accessLog.started');
-  type Timed = Response & { [kStarted]?: Started };
-
-  function writeAccessLine(this: Timed): void {
-    const started = this[kStarted] as Started;
-    const keep =
-      c.sample >= 1 || this.statusCode >= 500 || !this.writableFinished || Math.random() < c.sample;
-    if (keep) sinkFor(started.req)?.write(formatLine(started.req, this, started, c));
-  }
-
-  function accessLogStep(req: Request, res: Timed): undefined {
+  function accessLogStep(req: Request, res: Response): undefined {
     if (c.skip !== undefined && c.skip(req)) return undefined;
     const socket = req.socket;
-    res[kStarted] = {
-      req,
+    const started: Started = {
       at: performance.now(),
       wall: Date.now(),
       bytes: socket.bytesWritten,
@@ -184,7 +170,11 @@ export function accessLog(options: Readonly<AccessLogOptions> = {}): RequestHand
     };
     // 'close' follows 'finish' on a completed response and comes alone on an aborted one:
     // one listener, one line, either way.
-    res.on('close', writeAccessLine);
+    res.on('close', function writeAccessLine() {
+      const keep =
+        c.sample >= 1 || res.statusCode >= 500 || !res.writableFinished || Math.random() < c.sample;
+      if (keep) sinkFor(req)?.write(formatLine(req, res, started, c));
+    });
     return undefined;
   }
   return withStep(function accessLogMiddleware(req, res, next) {

@@ -252,6 +252,10 @@ describe('appPaths matching: segment boundaries on the raw URL, case-insensitive
     ['/%61pi', false],
     ['//api', false],
     ['/helloworld', false],
+    ['http://shop.example/api/x', true],
+    ['http://shop.example/apix', false],
+    ['http://shop.example', false],
+    ['*', false],
   ])('%s → app: %s', (url, expected) => {
     expect(isApp(url)).toBe(expected);
   });

@@ -59,7 +59,17 @@ export function compileAppPaths(appPaths: unknown): (url: string) => boolean {
   });
   if (prefixes.length === 0) return () => false;
   const test = new RegExp(`^(?:${prefixes.join('|')})(?:[/?]|$)`, 'i');
-  return (url) => test.test(url);
+  return (url) => test.test(url.charCodeAt(0) === 47 ? url : pathOfAbsoluteForm(url));
+}
+
+/**
+ * The path of an absolute-form request target (`GET http://host/api/x`, RFC 9112 §3.2.2):
+ * Express routes such a request on its path, so the fast lane decides on it too.
+ */
+function pathOfAbsoluteForm(url: string): string {
+  const authority = url.indexOf('//');
+  const slash = authority < 0 ? -1 : url.indexOf('/', authority + 2);
+  return slash < 0 ? '/' : url.slice(slash);
 }
 
 interface RouterLayer {

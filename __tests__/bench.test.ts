@@ -128,7 +128,10 @@ describe('npm run bench -- --quick', () => {
     expect(run.results!.budgets).toHaveLength(9);
     for (const budget of run.results!.budgets) {
       expect(budget.status).toMatch(/^(PASS|FAIL|SKIP)$/);
-      expect(budget.detail).toMatch(budget.status === 'SKIP' ? /not measured|not built/ : /\d/);
+      // 'unreliable': an idle RSS reading shrank under load (bench/lib/report.js says re-run).
+      expect(budget.detail).toMatch(
+        budget.status === 'SKIP' ? /not measured|not built|^unreliable: .+; re-run$/ : /\d/,
+      );
       expect(run.stdout).toContain(`${budget.status} ${budget.text}: ${budget.detail}`);
     }
   });

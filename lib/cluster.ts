@@ -36,6 +36,11 @@ const KILL_MARGIN = 5_000;
 
 type ShutdownMessage = { nexthop: 'shutdown'; drain: boolean };
 type ReplaceMessage = { nexthop: 'replace'; reason: string };
+/** A worker that stopped listening asks before exiting; the primary's answer is `bye-ack`. */
+type ByeMessage = { nexthop: 'bye' | 'bye-ack' };
+
+/** How long a worker waits for `bye-ack` before it exits anyway. */
+const BYE_TIMEOUT = 1_000;
 
 function isMessage<T extends { nexthop: string }>(msg: unknown, kind: T['nexthop']): msg is T {
   return typeof msg === 'object' && msg !== null && (msg as { nexthop?: unknown }).nexthop === kind;
@@ -183,6 +188,11 @@ export function supervise(options: SupervisorOptions): Supervisor {
   }
 
   function onMessage(worker: Worker, state: WorkerState, msg: unknown): void {
+    // The IPC channel is ordered: by the time this arrives, the worker's own "stopped
+    // listening" message has been handled, so no connection is sent its way any more, and
+    // any connection sent before reaches it ahead of this answer (it hands those back).
+    if (isMessage<ByeMessage>(msg, 'bye'))
+      return void (worker.isConnected() && worker.send({ nexthop: 'bye-ack' }));
     if (!isMessage<ReplaceMessage>(msg, 'replace')) return;
     if (stopping) return send(worker, { nexthop: 'shutdown', drain: true });
     if (state.leaving || state.slot.worker !== worker) return;
@@ -268,6 +278,30 @@ export interface WorkerHooks {
 }
 
 /**
+ * Exiting right after the server closed can strand a connection the primary handed to this
+ * worker just before it learnt the worker stopped listening: that connection would never
+ * be answered. Wait for the primary to acknowledge first (it answers in channel order).
+ */
+function byePrimary(): Promise<void> {
+  if (!process.connected || !process.send) return Promise.resolve();
+  return new Promise((resolve) => {
+    const finish = () => {
+      clearTimeout(timer);
+      process.off('message', onReply);
+      process.off('disconnect', finish);
+      resolve();
+    };
+    const onReply = (msg: unknown) => {
+      if (isMessage<ByeMessage>(msg, 'bye-ack')) finish();
+    };
+    const timer = setTimeout(finish, BYE_TIMEOUT);
+    process.on('message', onReply);
+    process.once('disconnect', finish);
+    process.send!({ nexthop: 'bye' } satisfies ByeMessage);
+  });
+}
+
+/**
  * Run in a supervised worker after it listens. `shutdown(reason, drain)` is serve's graceful
  * shutdown. The primary's messages start it; so does the loss of the primary (SIGKILL):
  * a worker never keeps serving as an orphan.
@@ -280,10 +314,12 @@ export function attachWorker(shutdown: (reason: string, drain: boolean) => Promi
   const begin = (reason: string, drain: boolean): Promise<void> => {
     if (started) return finished;
     started = true;
-    void shutdown(`worker ${id}: ${reason}`, drain).then(() => {
-      done();
-      process.exit(0);
-    });
+    void shutdown(`worker ${id}: ${reason}`, drain)
+      .then(() => byePrimary())
+      .then(() => {
+        done();
+        process.exit(0);
+      });
     return finished;
   };
   process.on('message', (msg: unknown) => {

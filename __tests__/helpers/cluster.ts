@@ -125,6 +125,8 @@ export function loop(
         res.on('error', (e) => (result.failed++, result.errors.push(e.message), resolve()));
       });
       req.on('error', (e) => (result.failed++, result.errors.push(e.message), resolve()));
+      // A request left unanswered is a failure to report, not a hang of the whole test.
+      req.setTimeout(5_000, () => req.destroy(new Error('no answer within 5 s')));
       req.end(payload);
     });
   const loops = Array.from({ length: concurrency }, async () => {

@@ -298,19 +298,22 @@ export function serve(app: Application, options: Readonly<ServeOptions> = {}): P
   let closing: Promise<void> | undefined;
   let stopping = false;
 
-  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+  const handle = lane?.listener ?? app;
+  // One 'request' listener and one shared 'close' handler: this runs on every request, so
+  // no per-request closure and no second listener (emit copies its listener array).
+  function onResponseClose(this: http.ServerResponse): void {
+    inFlight.delete(this);
+    idle.free(this.req.socket as Duplex);
+    if (stopping) idle.sweep();
+  }
+  server.on('request', function nexthopRequest(req: http.IncomingMessage, res: http.ServerResponse) {
     // During shutdown, every response tells the client (nginx) not to reuse this connection.
-    if (stopping && !res.headersSent) res.setHeader('Connection', 'close');
+    if (stopping) res.setHeader('Connection', 'close');
     inFlight.add(res);
     idle.busy(req.socket);
-    res.once('close', () => {
-      inFlight.delete(res);
-      idle.free(req.socket);
-      if (stopping) idle.sweep();
-    });
+    res.on('close', onResponseClose);
+    handle(req, res);
   });
-  // Registered after the bookkeeping listener, so every response is tracked before the app runs.
-  server.on('request', lane?.listener ?? app);
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const handler = findUpgradeHandler(app, req.url ?? '/');
     if (handler) return handler.upgrade(req, socket, head);

@@ -198,8 +198,3 @@ export function compileTrust(
   compiled.add(trustsPeer);
   return trustsPeer;
 }
-
-/** True when `value` is a predicate made by {@link compileTrust}. */
-export function isCompiledTrust(value: unknown): value is Trust {
-  return typeof value === 'function' && compiled.has(value);
-}

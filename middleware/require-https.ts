@@ -3,11 +3,9 @@ import { checkOptions, describe } from '../lib/check-options';
 import { NexthopError } from '../lib/errors';
 import { parseIPv4, parseIPv6 } from '../lib/ip';
 import { ANSWERED, runStep, withStep } from '../lib/pipeline';
+import { HEALTH_PATH } from '../lib/platform';
 import { compileTrust, type TrustedProxies } from '../lib/trust';
 import { resolveProto } from './forwarded-proto';
-
-/** The platform's health probe path: never redirected, whatever the options say. */
-export const HEALTH_CHECK_PATH = '/.well-known/section-io/aee-hc/healthz';
 
 /** Options for {@link requireHttps}. */
 export interface RequireHttpsOptions {
@@ -93,7 +91,7 @@ function compileSkip(skipPaths: unknown): (path: string) => boolean {
       `nexthop requireHttps: skipPaths must be an array of paths, got ${describe(skipPaths)}`,
     );
   }
-  const prefixes = [HEALTH_CHECK_PATH];
+  const prefixes = [HEALTH_PATH];
   for (const entry of (skipPaths ?? []) as unknown[]) {
     if (typeof entry !== 'string' || !entry.startsWith('/')) {
       throw new TypeError(

@@ -2,11 +2,12 @@ import { Agent, type ClientRequest, type IncomingMessage } from 'node:http';
 import type { Request, Response } from 'express';
 import { loadConfig } from '../../lib/config';
 import { NexthopError } from '../../lib/errors';
+import { HEALTH_PATH } from '../../lib/platform';
 import { NextHopAgent } from './agent';
 import { compilePathFilter, type PathFilter, type PathMatcher } from './path';
 
 /** The platform's health-check path, probed through the whole module chain. */
-export const HEALTH_PATH = '/.well-known/section-io/aee-hc/healthz';
+export { HEALTH_PATH };
 
 /** Options for {@link nextHopProxy}. Every field is optional. */
 export interface NextHopProxyOptions {

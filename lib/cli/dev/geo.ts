@@ -18,6 +18,18 @@ export type Geo = Partial<Record<GeoField, string>>;
 
 const ALIASES: Record<string, GeoField> = { country: 'country-code', postal: 'postal-code', lat: 'latlon' };
 
+/** Loopback clients (IPv4 and IPv6) look like San Francisco. */
+const LOOPBACK_PLACE = place(
+  'US',
+  'United States',
+  'California',
+  'CA',
+  'San Francisco',
+  '37.7749,-122.4194',
+  '94103',
+  '64500',
+);
+
 /**
  * The built-in table: documentation and loopback addresses mapped to sample places, so
  * `dev --client-ip 203.0.113.7` shows Sydney without a geo database.
@@ -25,29 +37,11 @@ const ALIASES: Record<string, GeoField> = { country: 'country-code', postal: 'po
 export const GEO_TABLE: readonly { prefix: string; geo: Geo }[] = [
   {
     prefix: '127.',
-    geo: place(
-      'US',
-      'United States',
-      'California',
-      'CA',
-      'San Francisco',
-      '37.7749,-122.4194',
-      '94103',
-      '64500',
-    ),
+    geo: LOOPBACK_PLACE,
   },
   {
     prefix: '::1',
-    geo: place(
-      'US',
-      'United States',
-      'California',
-      'CA',
-      'San Francisco',
-      '37.7749,-122.4194',
-      '94103',
-      '64500',
-    ),
+    geo: LOOPBACK_PLACE,
   },
   {
     prefix: '192.0.2.',

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { HEALTH_PATH } from '../../platform';
 import { HAS_PROC, freePort, isAlive, listeningSockets, processTree, stopTree } from '../proc';
 import { logSnapshot, logsResult } from './run-logs';
 import { sigtermResults } from './run-sigterm';
@@ -15,8 +16,6 @@ export interface RunOptions {
   /** Ms the app gets to exit after SIGTERM. @default 10000 */
   graceMs?: number;
 }
-
-const HEALTH_PATH = '/.well-known/section-io/aee-hc/healthz';
 
 type Probe = { version: string; status: number } | { refused: true } | { error: string };
 

@@ -85,6 +85,59 @@ describe('serve', () => {
     expect((await request(handle.port, '/')).body).toBe('plain');
   });
 
+  test("requests and responses are born with the app's prototypes (no per-request switch)", async () => {
+    const app = testApp();
+    const sub = express();
+    // Express's documented app.request / app.response (not in its type declarations).
+    const protos = (a: express.Application) => a as unknown as { request: object; response: object };
+    const seen: Record<string, boolean | string> = {};
+    app.get('/protos', (req, res) => {
+      seen.request = Object.getPrototypeOf(req) === protos(app).request;
+      seen.response = Object.getPrototypeOf(res) === protos(app).response;
+      seen.nodeClasses = req instanceof http.IncomingMessage && res instanceof http.ServerResponse;
+      seen.app = req.app === app && res.app === app;
+      res.json({ ip: req.ip, accepts: req.accepts(['json', 'html']) });
+    });
+    // A mounted sub-app still switches to its own prototypes and back, as in plain Express.
+    sub.get('/inner', (req, _res, next) => {
+      seen.inner = req.app === sub && Object.getPrototypeOf(req) === protos(sub).request;
+      next();
+    });
+    app.use('/sub', sub);
+    app.get('/sub/inner', (req, res) => {
+      seen.back = req.app === app && Object.getPrototypeOf(req) === protos(app).request;
+      res.send('back');
+    });
+    handle = await serve(app, { ...quiet, port: 0 });
+    // Seen before Express runs: node built them with the app's prototypes already.
+    handle.server.prependListener('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+      seen.born =
+        Object.getPrototypeOf(req) === protos(app).request &&
+        Object.getPrototypeOf(res) === protos(app).response;
+    });
+    const reply = await request(handle.port, '/protos', { headers: { accept: 'application/json' } });
+    expect(reply.status).toBe(200);
+    expect(JSON.parse(reply.body)).toEqual({ ip: expect.stringMatching(/127\.0\.0\.1$/), accepts: 'json' });
+    expect((await request(handle.port, '/sub/inner')).body).toBe('back');
+    expect(seen).toEqual({
+      born: true,
+      request: true,
+      response: true,
+      nodeClasses: true,
+      app: true,
+      inner: true,
+      back: true,
+    });
+  });
+
+  test('a plain request listener (not an Express app) is served with node’s own classes', async () => {
+    const listener = (req: http.IncomingMessage, res: http.ServerResponse) =>
+      res.end(Object.getPrototypeOf(req) === http.IncomingMessage.prototype ? 'node' : 'other');
+    const logger = createLogger({ dir: logDir, console: false });
+    handle = await serve(listener as unknown as express.Application, { ...quiet, port: 0, logger });
+    expect((await request(handle.port, '/')).body).toBe('node');
+  });
+
   test('close() finishes in-flight requests and closes idle keep-alive sockets at once', async () => {
     const app = testApp();
     app.get('/slow', (_req, res) => setTimeout(() => res.send('done'), 300));

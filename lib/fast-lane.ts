@@ -17,8 +17,6 @@ import { nextHopProxyInfo, type NextHopProxyHandler } from '../middleware/next-h
 export interface FastLane {
   /** The server's `request` listener: app paths to `app`, the rest to the proxy. */
   readonly listener: (req: http.IncomingMessage, res: http.ServerResponse) => void;
-  /** Server options: request and response classes inheriting the app's prototypes. */
-  readonly serverOptions: http.ServerOptions;
 }
 
 const PREFIX_CHARS = /^\/[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*$/;
@@ -91,26 +89,6 @@ function rootProxy(app: Application): [NextHopProxyHandler, { filtered: boolean 
 }
 
 /**
- * Request and response classes for the server whose prototypes inherit the app's
- * (`app.request`, `app.response`): fast-lane requests then have `req.app`, `req.accepts`,
- * `res.locals`-aware helpers and the context getters without a per-request prototype switch.
- */
-function serverClasses(app: Application): http.ServerOptions {
-  class FastLaneRequest extends http.IncomingMessage {}
-  class FastLaneResponse extends http.ServerResponse {}
-  const prototypes = app as unknown as { request: object; response: object };
-  Object.setPrototypeOf(FastLaneRequest.prototype, prototypes.request);
-  Object.setPrototypeOf(FastLaneResponse.prototype, prototypes.response);
-  // The context getters (req.ip, req.protocol) are installed once on a prototype that
-  // carries its app (lib/request-getters), not on every request.
-  Object.defineProperty(FastLaneRequest.prototype, 'app', { value: app, configurable: true, writable: true });
-  return {
-    IncomingMessage: FastLaneRequest,
-    ServerResponse: FastLaneResponse as unknown as typeof http.ServerResponse,
-  };
-}
-
-/**
  * Build the fast lane for `app`, or throw at construction when it cannot run the same way
  * as the Express path: the app must come from createApp() and mount nextHopProxy() at its
  * root, without a pathFilter (requests it declines would have nowhere to go).
@@ -164,7 +142,7 @@ export function fastLane(app: Application, appPaths: unknown): FastLane {
       resumeWithError(handleApp, req, res, err);
     }
   }
-  return { listener: fastLaneListener, serverOptions: serverClasses(app) };
+  return { listener: fastLaneListener };
 }
 
 function notProxied(): Error {

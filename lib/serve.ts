@@ -8,6 +8,7 @@ import { startupContext } from './app';
 import { getAppContext } from './context';
 import { NexthopError } from './errors';
 import { fastLane } from './fast-lane';
+import { serverClassesFor } from './server-classes';
 import {
   attachWorker,
   isSupervisedWorker,
@@ -288,7 +289,7 @@ export function serve(app: Application, options: Readonly<ServeOptions> = {}): P
   const supervised = isSupervisedWorker();
 
   const lane = options.appPaths === undefined ? undefined : fastLane(app, options.appPaths);
-  const server = http.createServer(lane?.serverOptions ?? {});
+  const server = http.createServer(serverClassesFor(app));
   server.keepAliveTimeout = timing.keepAliveTimeout;
   server.headersTimeout = timing.headersTimeout;
   server.requestTimeout = timing.requestTimeout;

@@ -1,5 +1,7 @@
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import winston from 'winston';
 import {
   closeLogger,
@@ -16,6 +18,7 @@ import { accessSinkOf } from '../lib/logger';
 import { listen, parseLines, readLines, request, tempLogDir } from './helpers/logs';
 
 const MESSAGE = Symbol.for('message');
+const execFileAsync = promisify(execFile);
 
 function withEnv<T>(vars: Record<string, string | undefined>, body: () => T): T {
   const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
@@ -293,5 +296,37 @@ describe('one-line JSON', () => {
     expect(jsonValue(cyclic)).toBe('{"a":1,"self":"[Circular]"}');
     expect(jsonValue({ n: 10n })).toBe('{"n":"10"}');
     expect(jsonValue(undefined)).toBe('null');
+  });
+});
+
+describe('winston is loaded on the first line written', () => {
+  test('a served app at LOG_LEVEL=warn answers without loading it; lines are written as before', async () => {
+    const dir = tempLogDir();
+    const fixture = path.join(__dirname, 'fixtures', 'lazy-winston.js');
+    const { stdout } = await execFileAsync(process.execPath, [fixture], {
+      env: { ...process.env, LOG_DIR: dir, LOG_LEVEL: 'warn', NODE_ENV: 'production' },
+      timeout: 20_000,
+    });
+    const report = JSON.parse(/^REPORT (.*)$/m.exec(stdout)![1]) as Record<string, unknown>;
+    expect(report).toEqual({
+      status: 200,
+      beforeLine: false,
+      afterSkipped: false,
+      afterLine: true,
+      isWinstonLogger: true,
+      ownInstance: true,
+    });
+    const app = parseLines(readLines(path.join(dir, 'app.log')));
+    expect(app.map((l) => l.message)).toEqual([
+      'first written line',
+      'debug after level change',
+      'child error',
+    ]);
+    expect(app[0]).toMatchObject({ level: 'warn', n: 1 });
+    expect(app[2]).toMatchObject({ level: 'error', requestId: 'r-1' });
+    const errors = parseLines(readLines(path.join(dir, 'error.log')));
+    expect(errors.map((l) => l.message)).toEqual(['child error']);
+    // The access line of the request is written without winston.
+    expect(parseLines(readLines(path.join(dir, 'access.log')))).toHaveLength(1);
   });
 });

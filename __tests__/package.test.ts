@@ -27,7 +27,9 @@ describe('the npm package', () => {
     expect(files).toContain('package.json');
     expect(files).toContain('README.md');
     expect(files).toContain('LICENSE');
-    expect(files).toContain('dist/lib/index.js');
+    // The entry point is the single-file bundle (start-up time); types stay per file.
+    expect(files).toContain('dist/nexthop.js');
+    expect(files).toContain('dist/nexthop.js.map');
     expect(files).toContain('dist/lib/index.d.ts');
     expect(files).toContain('dist/lib/cli/index.js');
     // Templates are generated from examples/ at build time; init needs both variants of each.
@@ -74,11 +76,17 @@ describe('the npm package', () => {
       process.execPath,
       [
         '-e',
-        "const n = require('nexthop'); console.log(typeof n.createApp, typeof n.serve, n.loadConfig({}).port)",
+        [
+          "const n = require('nexthop');",
+          "const bundled = require.resolve('nexthop').endsWith('dist/nexthop.js');",
+          "const modules = Object.keys(require.cache).filter((f) => f.includes('node_modules/nexthop/'));",
+          'console.log(typeof n.createApp, typeof n.serve, n.loadConfig({}).port, bundled, modules.length);',
+        ].join(' '),
       ],
       { cwd: project, encoding: 'utf8' },
     );
-    expect(js.trim()).toBe('function function 8080');
+    // One file of nexthop's own is loaded: the bundle (its modules are not read one by one).
+    expect(js.trim()).toBe('function function 8080 true 1');
 
     fs.writeFileSync(
       path.join(project, 'index.ts'),

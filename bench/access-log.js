@@ -15,7 +15,7 @@ const SETUPS = ['express', 'express+accessLog', 'createApp(accessLog:false)', 'c
 
 function server(setup) {
   const express = require('express');
-  const nexthop = require('../dist/lib/index.js');
+  const nexthop = require('..');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nexthop-bench-'));
   const logger = nexthop.createLogger({ dir, console: false });
   let app;

@@ -11,7 +11,7 @@ const net = require('node:net');
 const express = require('express');
 const autocannon = require('autocannon');
 const helmet = require('helmet').default;
-const nexthop = require('../dist/lib/index.js');
+const nexthop = require('..');
 
 const DURATION = Number(process.env.BENCH_DURATION || 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS || 10);

@@ -17,7 +17,8 @@ const { SCENARIOS, EXTRAS } = require('./scenarios');
 const { PLATFORM_HEADERS } = require('./lib/headers');
 
 const ROOT = path.join(__dirname, '..');
-const DIST = path.join(ROOT, 'dist', 'lib');
+// The package as users load it (package.json main: the bundled dist/nexthop.js).
+const DIST = ROOT;
 
 const USAGE = `Usage: npm run bench -- [options]
 

@@ -1,10 +1,22 @@
-import * as winston from 'winston';
+import type * as Winston from 'winston';
 import { jsonString, jsonValue } from './json-line';
+
+let winstonModule: typeof Winston | undefined;
+
+/**
+ * winston, loaded on first use: its modules take about 20 ms to load, which a process pays
+ * only once it writes its first app-log line (see createLogger).
+ */
+export function loadWinston(): typeof Winston {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  winstonModule ??= require('winston') as typeof Winston;
+  return winstonModule;
+}
 
 /** winston's symbols (triple-beam): the formatted line, and the level before colouring. */
 const MESSAGE = Symbol.for('message');
 
-type Info = winston.Logform.TransformableInfo & Record<string, unknown>;
+type Info = Winston.Logform.TransformableInfo & Record<string, unknown>;
 
 const FIXED_KEYS = new Set(['time', 'level', 'message']);
 
@@ -17,20 +29,26 @@ function plainError(err: Error): Record<string, unknown> {
  * Shared by every transport: stamp `time` (ISO 8601 UTC) once, and turn Error values
  * (`logger.error(err)`, `{ err }` meta) into name/message/code/stack fields.
  */
-export const normalize = winston.format.combine(
-  winston.format.errors({ stack: true }),
-  winston.format((info: Info) => {
-    info.time ??= new Date().toISOString();
-    for (const key of Object.keys(info)) {
-      const value = info[key];
-      if (value instanceof Error) info[key] = plainError(value);
-    }
-    return info;
-  })(),
-);
+export function normalize(): Winston.Logform.Format {
+  const { format } = loadWinston();
+  return format.combine(format.errors({ stack: true }), format(stampAndPlainErrors)());
+}
+
+function stampAndPlainErrors(info: Info): Info {
+  info.time ??= new Date().toISOString();
+  for (const key of Object.keys(info)) {
+    const value = info[key];
+    if (value instanceof Error) info[key] = plainError(value);
+  }
+  return info;
+}
 
 /** One JSON object a line: `time`, `level`, `message` first, then the other fields. */
-export const lineFormat = winston.format((info: Info) => {
+export function lineFormat(): Winston.Logform.Format {
+  return loadWinston().format(jsonLine)();
+}
+
+function jsonLine(info: Info): Info {
   let line = `{"time":${jsonValue(info.time)},"level":${jsonString(String(info.level))},"message":${jsonValue(info.message)}`;
   for (const key of Object.keys(info)) {
     if (!FIXED_KEYS.has(key) && info[key] !== undefined)
@@ -38,7 +56,7 @@ export const lineFormat = winston.format((info: Info) => {
   }
   info[MESSAGE] = `${line}}`;
   return info;
-});
+}
 
 const LEVEL_COLOURS: Record<string, number> = {
   error: 31,
@@ -79,9 +97,9 @@ function prettyLine(info: Info, color: boolean): string {
  * The concise stdout stream: `'json'` prints the same line as app.log; `'pretty'` prints
  * `HH:MM:SS.mmm level message key=value…`, the level coloured when `color` is true.
  */
-export function consoleFormat(mode: 'pretty' | 'json', color: boolean): winston.Logform.Format | undefined {
+export function consoleFormat(mode: 'pretty' | 'json', color: boolean): Winston.Logform.Format | undefined {
   if (mode === 'json') return undefined;
-  return winston.format((info: Info) => {
+  return loadWinston().format((info: Info) => {
     info[MESSAGE] = prettyLine(info, color);
     return info;
   })();

@@ -1,12 +1,12 @@
 import cluster from 'node:cluster';
 import fs from 'node:fs';
 import path from 'node:path';
-import * as winston from 'winston';
+import type * as Winston from 'winston';
 import type { Logger } from 'winston';
 import { DEFAULT_LOG_DIR, LOG_LEVELS, type LogLevel } from './config';
 import { NexthopError } from './errors';
 import { acquireLineFile, type LineFile } from './line-file';
-import { consoleFormat, lineFormat, normalize } from './log-format';
+import { consoleFormat, lineFormat, loadWinston, normalize } from './log-format';
 
 export type { Logger } from 'winston';
 
@@ -73,25 +73,32 @@ interface LoggerInternals {
 }
 
 // winston exports the transport base class at runtime as `Transport`, typed as `transport`.
-type TransportClass = new (opts?: { level?: string }) => winston.transport;
-const TransportBase = (winston as unknown as { Transport: TransportClass }).Transport;
+type TransportClass = new (opts?: { level?: string }) => Winston.transport;
+type FileLineTransportClass = new (file: LineFile, level?: string) => Winston.transport;
+let FileLineTransport: FileLineTransportClass | undefined;
 
 /**
- * A winston transport that appends each formatted line to a {@link LineFile}.
- * @example new FileLineTransport(acquireLineFile('/var/log/nodejs/app.log', options), 'info')
+ * A winston transport that appends each formatted line to a {@link LineFile} (the class is
+ * made when winston is first loaded).
+ * @example fileLineTransport(acquireLineFile('/var/log/nodejs/app.log', options), 'info')
  */
-export class FileLineTransport extends TransportBase {
-  readonly file: LineFile;
+function fileLineTransport(file: LineFile, level?: string): Winston.transport {
+  FileLineTransport ??= class FileLineTransport extends (
+    (loadWinston() as unknown as { Transport: TransportClass }).Transport
+  ) {
+    readonly file: LineFile;
 
-  constructor(file: LineFile, level?: string) {
-    super({ level });
-    this.file = file;
-  }
+    constructor(file: LineFile, level?: string) {
+      super({ level });
+      this.file = file;
+    }
 
-  override log(info: Record<string | symbol, unknown>, callback: () => void): void {
-    this.file.write(`${info[MESSAGE] as string}\n`);
-    callback();
-  }
+    override log(info: Record<string | symbol, unknown>, callback: () => void): void {
+      this.file.write(`${info[MESSAGE] as string}\n`);
+      callback();
+    }
+  };
+  return new FileLineTransport(file, level);
 }
 
 /**
@@ -224,7 +231,6 @@ function fileName(base: string, suffix: string): string {
  */
 export function createLogger(options: Readonly<LoggerOptions> = {}): Logger {
   const c = compile(options);
-  const transports: winston.transport[] = [];
   const files: LineFile[] = [];
   if (c.files) {
     const names = ['access', 'app', 'error'].map((base) => fileName(base, c.suffix));
@@ -233,24 +239,106 @@ export function createLogger(options: Readonly<LoggerOptions> = {}): Logger {
       acquireLineFile(path.join(c.dir, name), { ...c.rotation, immediate: i === 2 }),
     );
     files.push(access, app, error);
-    transports.push(new FileLineTransport(app), new FileLineTransport(error, 'error'));
   }
-  if (c.consoleMode) {
-    const color = c.consoleMode === 'pretty' && !process.env.NO_COLOR;
-    transports.push(new winston.transports.Console({ format: consoleFormat(c.consoleMode, color) }));
-  }
-  const logger = winston.createLogger({
-    level: c.level,
-    format: winston.format.combine(normalize, lineFormat()),
-    transports,
-    exitOnError: false,
+  const internals: LoggerInternals = {
+    [FILES]: files,
+    [ACCESS_SINK]: files[0] ?? (c.consoleMode ? process.stdout : undefined),
+  };
+  const color = c.consoleMode === 'pretty' && !process.env.NO_COLOR;
+  return lazyLogger(c.level, internals, () => {
+    const winston = loadWinston();
+    const transports: Winston.transport[] = [];
+    if (files.length > 0) transports.push(fileLineTransport(files[1]), fileLineTransport(files[2], 'error'));
+    if (c.consoleMode) {
+      transports.push(new winston.transports.Console({ format: consoleFormat(c.consoleMode, color) }));
+    }
+    const logger = winston.createLogger({
+      level: c.level,
+      format: winston.format.combine(normalize(), lineFormat()),
+      transports,
+      exitOnError: false,
+    });
+    // Loggers with no transport at all would make winston warn on every line.
+    if (transports.length === 0) logger.silent = true;
+    // Child loggers (Object.create of this one) find the same files and access sink.
+    for (const key of [FILES, ACCESS_SINK] as const) {
+      Object.defineProperty(logger, key, { get: () => internals[key], enumerable: false });
+    }
+    return logger;
   });
-  // Loggers with no transport at all would make winston warn on every line.
-  if (transports.length === 0) logger.silent = true;
-  const internals = logger as unknown as LoggerInternals;
-  internals[FILES] = files;
-  internals[ACCESS_SINK] = files[0] ?? (c.consoleMode ? process.stdout : undefined);
-  return logger;
+}
+
+const LEVEL_RANK: ReadonlyMap<string, number> = new Map(LOG_LEVELS.map((level, rank) => [level, rank]));
+
+/** What a lazy logger and its lazy children share: the level, and whether winston is in use. */
+interface LazyRoot {
+  readonly threshold: number;
+  built: boolean;
+}
+
+/**
+ * The winston logger `build()` makes, built on first real use. Until then, a call of a level
+ * method below the level (`logger.debug()` at `info`) is a no-op, as winston's would be, and
+ * `child()` returns another such stand-in (`req.log` makes one per request): winston is not
+ * loaded at all, so a process whose first app-log line comes late (LOG_LEVEL=warn) starts
+ * about 20 ms sooner. Anything else (a line that is written, `add()`, `level = …`, events,
+ * `instanceof`) builds the logger and goes to it, so the object behaves as the winston
+ * Logger it stands for.
+ */
+function lazyLogger(root: LazyRoot | LogLevel, internals: LoggerInternals, build: () => Logger): Logger {
+  const shared: LazyRoot =
+    typeof root === 'string' ? { threshold: LEVEL_RANK.get(root) ?? 2, built: false } : root;
+  let real: Logger | undefined;
+  const methods = new Map<PropertyKey, { from: unknown; bound: unknown }>();
+  const load = (): Logger => {
+    if (real === undefined) {
+      real = build();
+      shared.built = true;
+    }
+    return real;
+  };
+  const own = (key: PropertyKey): key is typeof FILES | typeof ACCESS_SINK =>
+    key === FILES || key === ACCESS_SINK;
+  const proxy: Logger = new Proxy(internals as unknown as Logger, {
+    get(target, key) {
+      if (own(key)) return (target as unknown as LoggerInternals)[key];
+      if (real === undefined && !shared.built) {
+        if (key === 'child') return lazyChild;
+        if (typeof key === 'string' && (LEVEL_RANK.get(key) ?? -1) > shared.threshold) return skipLine;
+      }
+      const logger = load();
+      const value: unknown = Reflect.get(logger, key, logger);
+      if (typeof value !== 'function') return value;
+      // Methods run on the winston logger itself (its streams and events keep their `this`).
+      const cached = methods.get(key);
+      if (cached !== undefined && cached.from === value) return cached.bound;
+      const bound = (value as (...args: unknown[]) => unknown).bind(logger);
+      methods.set(key, { from: value, bound });
+      return bound;
+    },
+    set(target, key, value) {
+      if (own(key)) return Reflect.set(target, key, value);
+      return Reflect.set(load(), key, value);
+    },
+    has: (_target, key) => own(key) || Reflect.has(load(), key),
+    ownKeys: (target) => [...Reflect.ownKeys(load()), ...Reflect.ownKeys(target)],
+    getOwnPropertyDescriptor(target, key) {
+      if (own(key)) return Reflect.getOwnPropertyDescriptor(target, key);
+      const found = Reflect.getOwnPropertyDescriptor(load(), key);
+      return found && { ...found, configurable: true };
+    },
+    defineProperty: (target, key, descriptor) =>
+      Reflect.defineProperty(own(key) ? target : load(), key, descriptor),
+    deleteProperty: (target, key) => Reflect.deleteProperty(own(key) ? target : load(), key),
+    getPrototypeOf: () => Reflect.getPrototypeOf(load()),
+  });
+  function skipLine(): Logger {
+    return proxy;
+  }
+  function lazyChild(meta: object): Logger {
+    return lazyLogger(shared, internals, () => load().child(meta));
+  }
+  return proxy;
 }
 
 /**

@@ -6,7 +6,8 @@ const os = require('node:os');
 const path = require('node:path');
 const { upstream, collectGarbageOnSignal } = require('./common');
 
-const DIST = path.join(__dirname, '..', '..', 'dist', 'lib');
+// The package as users load it (package.json main: the bundled dist/nexthop.js).
+const DIST = path.join(__dirname, '..', '..');
 
 /** The built nexthop exports; exits with a clear message if the build or an export is missing. */
 function load(...names) {

@@ -1,5 +1,22 @@
 import type { IncomingMessage } from 'node:http';
-import { matchPathFilter } from 'http-proxy-middleware/dist/path-filter';
+import type { matchPathFilter as MatchPathFilter } from 'http-proxy-middleware/dist/path-filter';
+
+let globMatcher: typeof MatchPathFilter | undefined;
+
+/**
+ * http-proxy-middleware's path matcher, loaded when the first glob is compiled: it pulls in
+ * micromatch, which a proxy without globs (the common case) need not load at start-up.
+ */
+function matchGlob(): typeof MatchPathFilter {
+  if (globMatcher === undefined) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const loaded = require('http-proxy-middleware/dist/path-filter') as {
+      matchPathFilter: typeof MatchPathFilter;
+    };
+    globMatcher = loaded.matchPathFilter;
+  }
+  return globMatcher;
+}
 
 /**
  * Which paths to proxy: a path prefix, a glob, a list of either, or a function of the
@@ -50,7 +67,10 @@ function compileString(entry: unknown): Matcher {
     );
   }
   // Globs use http-proxy-middleware's own matcher, so they mean what they mean there.
-  if (GLOB.test(entry)) return (pathname, req) => matchPathFilter(entry, pathname, req);
+  if (GLOB.test(entry)) {
+    const matchPathFilter = matchGlob();
+    return (pathname, req) => matchPathFilter(entry, pathname, req);
+  }
   return prefixMatcher(entry);
 }
 

@@ -82,6 +82,12 @@ export function serverClassesFor(app: unknown): http.ServerOptions {
   }
   NexthopRequest.prototype = prototypes.request;
   NexthopResponse.prototype = prototypes.response;
+  // Static inheritance, as `class … extends` would set it. V8 sizes a constructor's objects
+  // from the property counts of the constructors on this chain: without it, a response got
+  // no in-object slots, and node's constructor, storing some 40 fields, turned it into a
+  // slow dictionary-mode object (measured: about 15 µs more per proxied request).
+  Object.setPrototypeOf(NexthopRequest, http.IncomingMessage);
+  Object.setPrototypeOf(NexthopResponse, http.ServerResponse);
   return {
     IncomingMessage: NexthopRequest as unknown as Constructor as typeof http.IncomingMessage,
     ServerResponse: NexthopResponse as unknown as Constructor as typeof http.ServerResponse,

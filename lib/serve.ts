@@ -198,9 +198,13 @@ export const SHUTDOWN_IDLE_GRACE = 500;
 function trackIdleSockets(server: http.Server) {
   const idleSince = new Map<Duplex, number>();
   let timer: NodeJS.Timeout | undefined;
+  // One shared listener ('close' comes once): an idle keep-alive connection holds no closure.
+  function forget(this: Duplex): void {
+    idleSince.delete(this);
+  }
   server.on('connection', (socket: Duplex) => {
     idleSince.set(socket, Date.now());
-    socket.once('close', () => idleSince.delete(socket));
+    socket.on('close', forget);
   });
   function sweep(): void {
     clearTimeout(timer);

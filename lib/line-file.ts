@@ -41,7 +41,9 @@ export class LineFile {
   private readonly options: LineFileOptions;
   private fd: number;
   private size: number;
-  private pending = '';
+  /** Lines waiting to be written, encoded as they arrive (no string is kept alive). */
+  private readonly buffer = Buffer.allocUnsafe(HIGH_WATER);
+  private used = 0;
   private timer: NodeJS.Timeout | undefined;
   private refs = 0;
   private dropped = 0;
@@ -60,8 +62,16 @@ export class LineFile {
       this.appendClosed(line);
       return;
     }
-    this.pending += line;
-    if (this.options.immediate || this.pending.length >= HIGH_WATER) this.flush();
+    // A UTF-16 unit takes at most 3 bytes in UTF-8: make sure the line fits before copying.
+    if (this.used + line.length * 3 > HIGH_WATER) {
+      this.flush();
+      if (line.length * 3 > HIGH_WATER) {
+        this.writeRotating(Buffer.from(line));
+        return;
+      }
+    }
+    this.used += this.buffer.write(line, this.used);
+    if (this.options.immediate) this.flush();
     else this.timer ??= setTimeout(this.onTimer, this.options.flushInterval).unref();
   }
 
@@ -71,9 +81,10 @@ export class LineFile {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (this.pending === '' || this.fd < 0) return;
-    const data = Buffer.from(this.pending);
-    this.pending = '';
+    if (this.used === 0 || this.fd < 0) return;
+    const data = this.buffer.subarray(0, this.used);
+    this.used = 0;
+    // Written synchronously: the buffer is free again when this returns.
     this.writeRotating(data);
   }
 

@@ -159,10 +159,23 @@ export function accessLog(options: Readonly<AccessLogOptions> = {}): RequestHand
     return appSink;
   }
 
+  // One listener per accessLog() instance, shared by its requests: the request's start
+  // record rides on the response (under this instance's own key), so a request allocates
+  // no closure.
+  const STARTED = Symbol('nexthop.accessLogStarted');
+  function writeAccessLine(this: Response & Record<symbol, Started | undefined>): void {
+    const started = this[STARTED];
+    if (started === undefined) return;
+    this[STARTED] = undefined;
+    const keep =
+      c.sample >= 1 || this.statusCode >= 500 || !this.writableFinished || Math.random() < c.sample;
+    if (keep) sinkFor(this.req)?.write(formatLine(this.req, this, started, c));
+  }
+
   function accessLogStep(req: Request, res: Response): undefined {
     if (c.skip !== undefined && c.skip(req)) return undefined;
     const socket = req.socket;
-    const started: Started = {
+    (res as Response & Record<symbol, Started | undefined>)[STARTED] = {
       at: performance.now(),
       wall: Date.now(),
       bytes: socket.bytesWritten,
@@ -170,11 +183,7 @@ export function accessLog(options: Readonly<AccessLogOptions> = {}): RequestHand
     };
     // 'close' follows 'finish' on a completed response and comes alone on an aborted one:
     // one listener, one line, either way.
-    res.on('close', function writeAccessLine() {
-      const keep =
-        c.sample >= 1 || res.statusCode >= 500 || !res.writableFinished || Math.random() < c.sample;
-      if (keep) sinkFor(req)?.write(formatLine(req, res, started, c));
-    });
+    res.on('close', writeAccessLine);
     return undefined;
   }
   return withStep(function accessLogMiddleware(req, res, next) {

@@ -172,6 +172,33 @@ describe('serve', () => {
     agent.destroy();
   });
 
+  test('close() lets a pipelined request finish even when the one before it already has', async () => {
+    const app = testApp();
+    app.get('/fast', (_req, res) => res.send('fast'));
+    app.get('/slow', (_req, res) => setTimeout(() => res.send('slow'), 1_200));
+    handle = await serve(app, { ...quiet, port: 0 });
+    const socket = net.connect(handle.port, '127.0.0.1');
+    let text = '';
+    const fastArrived = new Promise<void>((resolve) =>
+      socket.on('data', (d) => {
+        text += d.toString();
+        if (text.includes('fast')) resolve();
+      }),
+    );
+    const ended = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    // Two requests in one write: the second waits on the same connection behind the first.
+    socket.write('GET /fast HTTP/1.1\r\nHost: x\r\n\r\nGET /slow HTTP/1.1\r\nHost: x\r\n\r\n');
+    await fastArrived;
+    // The connection is not idle: /slow is in flight on it, past the 500 ms idle grace.
+    const closing = handle.close();
+    await ended;
+    await closing;
+    handle = undefined;
+    expect(text.match(/HTTP\/1\.1 200 OK/g)).toHaveLength(2);
+    expect(text).toContain('slow');
+    expect(text.split('HTTP/1.1 200 OK')[2]).toMatch(/connection: close/i);
+  });
+
   test('the upgrade event reaches a mounted handler with an upgrade() method', async () => {
     const app = testApp();
     const seen: string[] = [];

@@ -194,34 +194,68 @@ function findUpgradeHandler(app: Application, url: string): UpgradeHandler | und
  */
 export const SHUTDOWN_IDLE_GRACE = 500;
 
-/** Per-socket idle bookkeeping for a shutdown that never cuts a request in its first byte. */
-function trackIdleSockets(server: http.Server) {
-  const idleSince = new Map<Duplex, number>();
+/** One client connection: its responses in flight, and since when it has been idle. */
+interface Connection {
+  readonly responses: http.ServerResponse[];
+  idleSince: number;
+}
+
+/**
+ * Per-connection bookkeeping for a shutdown that never cuts a request in its first byte:
+ * which responses are in flight (to mark them `Connection: close`) and which keep-alive
+ * connections are idle (to close them).
+ *
+ * Responses are found through their connection, never used as Map or Set keys: V8 gives an
+ * object an identity hash when it first becomes a key, and doing that to every response
+ * cost about 15 µs per request (measured, docs/BENCHMARKS.md). Connections live long; each
+ * gets its hash once.
+ */
+function trackConnections(server: http.Server) {
+  const connections = new Map<Duplex, Connection>();
+  let inFlight = 0;
   let timer: NodeJS.Timeout | undefined;
   // One shared listener ('close' comes once): an idle keep-alive connection holds no closure.
   function forget(this: Duplex): void {
-    idleSince.delete(this);
+    connections.delete(this);
   }
   server.on('connection', (socket: Duplex) => {
-    idleSince.set(socket, Date.now());
+    connections.set(socket, { responses: [], idleSince: Date.now() });
     socket.on('close', forget);
   });
   function sweep(): void {
     clearTimeout(timer);
     const now = Date.now();
     let next = Infinity;
-    for (const [socket, since] of idleSince) {
-      const left = since + SHUTDOWN_IDLE_GRACE - now;
+    for (const [socket, connection] of connections) {
+      if (connection.responses.length > 0) continue;
+      const left = connection.idleSince + SHUTDOWN_IDLE_GRACE - now;
       if (left <= 0) socket.destroy();
       else next = Math.min(next, left);
     }
     if (next !== Infinity) timer = setTimeout(sweep, next).unref();
   }
   return {
-    busy: (socket: Duplex) => idleSince.delete(socket),
-    free: (socket: Duplex) => {
-      if (!socket.destroyed) idleSince.set(socket, Date.now());
+    /** A response starts on its request's connection. */
+    start(res: http.ServerResponse): void {
+      inFlight++;
+      connections.get(res.req.socket as Duplex)?.responses.push(res);
     },
+    /** A response closed (finished or cut off); its connection may be idle now. */
+    finish(res: http.ServerResponse): void {
+      inFlight--;
+      const socket = res.req.socket as Duplex;
+      const connection = connections.get(socket);
+      if (connection === undefined) return;
+      const { responses } = connection;
+      const at = responses.indexOf(res);
+      if (at !== -1) responses.splice(at, 1);
+      if (responses.length === 0 && !socket.destroyed) connection.idleSince = Date.now();
+    },
+    /** Every response in flight. */
+    *responses(): Generator<http.ServerResponse> {
+      for (const connection of connections.values()) yield* connection.responses;
+    },
+    inFlight: (): number => inFlight,
     sweep,
   };
 }
@@ -298,8 +332,7 @@ export function serve(app: Application, options: Readonly<ServeOptions> = {}): P
   server.headersTimeout = timing.headersTimeout;
   server.requestTimeout = timing.requestTimeout;
 
-  const inFlight = new Set<http.ServerResponse>();
-  const idle = trackIdleSockets(server);
+  const connections = trackConnections(server);
   let closing: Promise<void> | undefined;
   let stopping = false;
 
@@ -307,15 +340,13 @@ export function serve(app: Application, options: Readonly<ServeOptions> = {}): P
   // One 'request' listener and one shared 'close' handler: this runs on every request, so
   // no per-request closure and no second listener (emit copies its listener array).
   function onResponseClose(this: http.ServerResponse): void {
-    inFlight.delete(this);
-    idle.free(this.req.socket as Duplex);
-    if (stopping) idle.sweep();
+    connections.finish(this);
+    if (stopping) connections.sweep();
   }
   server.on('request', function nexthopRequest(req: http.IncomingMessage, res: http.ServerResponse) {
     // During shutdown, every response tells the client (nginx) not to reuse this connection.
     if (stopping) res.setHeader('Connection', 'close');
-    inFlight.add(res);
-    idle.busy(req.socket);
+    connections.start(res);
     res.on('close', onResponseClose);
     handle(req, res);
   });
@@ -331,16 +362,20 @@ export function serve(app: Application, options: Readonly<ServeOptions> = {}): P
     logger.info(`${reason}: shutting down`, { drainDelay });
     if (drainDelay > 0) await new Promise((r) => setTimeout(r, drainDelay).unref());
     stopping = true;
-    for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
+    for (const res of connections.responses()) if (!res.headersSent) res.setHeader('Connection', 'close');
     // net's close, not http's: since Node 19 http's also closes every idle keep-alive socket
     // at once, racing a client (nginx) that is sending its next request on one of them.
     const closed = new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()));
-    idle.sweep();
-    logger.info('stopped accepting connections; finishing in-flight requests', { inFlight: inFlight.size });
+    connections.sweep();
+    logger.info('stopped accepting connections; finishing in-flight requests', {
+      inFlight: connections.inFlight(),
+    });
     let forced = false;
     const timer = setTimeout(() => {
       forced = true;
-      logger.warn('shutdown timeout reached; closing remaining connections', { inFlight: inFlight.size });
+      logger.warn('shutdown timeout reached; closing remaining connections', {
+        inFlight: connections.inFlight(),
+      });
       server.closeAllConnections();
     }, timing.shutdownTimeout);
     timer.unref();

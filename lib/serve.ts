@@ -194,12 +194,6 @@ function findUpgradeHandler(app: Application, url: string): UpgradeHandler | und
  */
 export const SHUTDOWN_IDLE_GRACE = 500;
 
-/** One client connection: its responses in flight, and since when it has been idle. */
-interface Connection {
-  readonly responses: http.ServerResponse[];
-  idleSince: number;
-}
-
 /**
  * Per-connection bookkeeping for a shutdown that never cuts a request in its first byte:
  * which responses are in flight (to mark them `Connection: close`) and which keep-alive
@@ -208,27 +202,30 @@ interface Connection {
  * Responses are found through their connection, never used as Map or Set keys: V8 gives an
  * object an identity hash when it first becomes a key, and doing that to every response
  * cost about 15 µs per request (measured, docs/BENCHMARKS.md). Connections live long; each
- * gets its hash once.
+ * gets its hash once. A connection's entry is its response in flight, or the time it went
+ * idle; the rare pipelined responses waiting behind the first are listed apart.
  */
 function trackConnections(server: http.Server) {
-  const connections = new Map<Duplex, Connection>();
+  const connections = new Map<Duplex, http.ServerResponse | number>();
+  const pipelined = new Map<Duplex, http.ServerResponse[]>();
   let inFlight = 0;
   let timer: NodeJS.Timeout | undefined;
   // One shared listener ('close' comes once): an idle keep-alive connection holds no closure.
   function forget(this: Duplex): void {
     connections.delete(this);
+    pipelined.delete(this);
   }
   server.on('connection', (socket: Duplex) => {
-    connections.set(socket, { responses: [], idleSince: Date.now() });
+    connections.set(socket, Date.now());
     socket.on('close', forget);
   });
   function sweep(): void {
     clearTimeout(timer);
     const now = Date.now();
     let next = Infinity;
-    for (const [socket, connection] of connections) {
-      if (connection.responses.length > 0) continue;
-      const left = connection.idleSince + SHUTDOWN_IDLE_GRACE - now;
+    for (const [socket, entry] of connections) {
+      if (typeof entry !== 'number') continue;
+      const left = entry + SHUTDOWN_IDLE_GRACE - now;
       if (left <= 0) socket.destroy();
       else next = Math.min(next, left);
     }
@@ -238,22 +235,35 @@ function trackConnections(server: http.Server) {
     /** A response starts on its request's connection. */
     start(res: http.ServerResponse): void {
       inFlight++;
-      connections.get(res.req.socket as Duplex)?.responses.push(res);
+      const socket = res.req.socket as Duplex;
+      const entry = connections.get(socket);
+      if (entry === undefined) return;
+      if (typeof entry === 'number') return void connections.set(socket, res);
+      const waiting = pipelined.get(socket);
+      if (waiting === undefined) pipelined.set(socket, [res]);
+      else waiting.push(res);
     },
     /** A response closed (finished or cut off); its connection may be idle now. */
     finish(res: http.ServerResponse): void {
       inFlight--;
       const socket = res.req.socket as Duplex;
-      const connection = connections.get(socket);
-      if (connection === undefined) return;
-      const { responses } = connection;
-      const at = responses.indexOf(res);
-      if (at !== -1) responses.splice(at, 1);
-      if (responses.length === 0 && !socket.destroyed) connection.idleSince = Date.now();
+      const entry = connections.get(socket);
+      if (entry === undefined) return;
+      const waiting = pipelined.get(socket);
+      if (entry === res) {
+        const following = waiting?.shift();
+        if (waiting !== undefined && waiting.length === 0) pipelined.delete(socket);
+        connections.set(socket, following ?? Date.now());
+      } else if (waiting !== undefined) {
+        const at = waiting.indexOf(res);
+        if (at !== -1) waiting.splice(at, 1);
+        if (waiting.length === 0) pipelined.delete(socket);
+      }
     },
     /** Every response in flight. */
     *responses(): Generator<http.ServerResponse> {
-      for (const connection of connections.values()) yield* connection.responses;
+      for (const entry of connections.values()) if (typeof entry !== 'number') yield entry;
+      for (const waiting of pipelined.values()) yield* waiting;
     },
     inFlight: (): number => inFlight,
     sweep,

@@ -13,11 +13,16 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
-const DIST = path.join(__dirname, '..', 'dist');
+const ROOT = path.join(__dirname, '..');
+const DIST = path.join(ROOT, 'dist');
 const OUT = path.join(DIST, 'nexthop.js');
 const ENTRY = 'lib/index.js';
 
-/** Every compiled module of the library, as paths relative to dist/ with '/' separators. */
+/**
+ * Every compiled module of the library, as paths relative to dist/ with '/' separators.
+ * Only those whose TypeScript source still exists: tsc's incremental build leaves the output
+ * of a deleted source file behind, and it must not be packed.
+ */
 function modules() {
   const found = [];
   const walk = (rel) => {
@@ -25,7 +30,10 @@ function modules() {
       const child = rel ? `${rel}/${entry.name}` : entry.name;
       if (entry.isDirectory()) {
         if (child !== 'lib/cli') walk(child); // the CLI is its own program, loaded from its files
-      } else if (entry.name.endsWith('.js')) {
+      } else if (
+        entry.name.endsWith('.js') &&
+        fs.existsSync(path.join(ROOT, child.replace(/\.js$/, '.ts')))
+      ) {
         found.push(child);
       }
     }
@@ -138,14 +146,17 @@ function encodeMappings(lines) {
 function build() {
   const names = modules();
   let code = PRELUDE;
+  const newlines = (text) => text.split('\n').length - 1;
+  let line = newlines(code); // lines written so far = index of the next line
   const sources = [];
   const mappedLines = [];
   for (const rel of names) {
     const source = fs
       .readFileSync(path.join(DIST, rel), 'utf8')
       .replace(/\n\/\/# sourceMappingURL=.*\s*$/, '\n');
-    code += `definitions.set(${JSON.stringify(rel)}, function (module, exports, require, __filename, __dirname) {\n`;
-    const line = code.split('\n').length - 1;
+    const opening = `definitions.set(${JSON.stringify(rel)}, function (module, exports, require, __filename, __dirname) {\n`;
+    code += opening;
+    line += newlines(opening);
     const mapFile = path.join(DIST, `${rel}.map`);
     if (fs.existsSync(mapFile)) {
       const map = JSON.parse(fs.readFileSync(mapFile, 'utf8'));
@@ -162,7 +173,9 @@ function build() {
         );
       });
     }
-    code += `${source}\n});\n`;
+    const closing = `${source}\n});\n`;
+    code += closing;
+    line += newlines(closing);
   }
   code += `module.exports = load(${JSON.stringify(ENTRY)});\n//# sourceMappingURL=nexthop.js.map\n`;
   const lineCount = code.split('\n').length;

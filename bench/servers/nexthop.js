@@ -7,7 +7,7 @@ const path = require('node:path');
 const { upstream, collectGarbageOnSignal } = require('./common');
 
 // The package as users load it (package.json main: the bundled dist/nexthop.js).
-const DIST = process.env.ZZ_DIST || path.join(__dirname, '..', '..');
+const DIST = path.join(__dirname, '..', '..');
 
 /** The built nexthop exports; exits with a clear message if the build or an export is missing. */
 function load(...names) {

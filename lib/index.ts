@@ -43,6 +43,7 @@ export type {
   PathFilter,
   UpstreamRecord,
   UpstreamErrorCode,
+  UpstreamSockets,
 } from '../middleware/next-hop-proxy';
 
 // Logging middleware (accessLog)

@@ -187,18 +187,20 @@ export function requestHead(c: CompiledOptions, req: IncomingMessage, upgrade: b
   }
   if (!clientIp) {
     const ip = context.clientIp;
-    headers.push('True-Client-IP', typeof ip === 'string' && ip !== '' ? ip : peerAddress(req));
+    headers.push(
+      'True-Client-IP',
+      typeof ip === 'string' && ip !== '' ? checkFieldValue('True-Client-IP', ip) : peerAddress(req),
+    );
   }
   if (requestId !== undefined && requestId !== null && requestId !== '')
-    headers.push('X-Request-Id', String(requestId));
+    headers.push('X-Request-Id', checkFieldValue('X-Request-Id', String(requestId)));
   if (upgrade) headers.push('Connection', 'Upgrade');
   const names = nominated(connection);
   if (names !== undefined) head.headers = withoutNames(headers, names);
   return head;
 }
 
-function relayed(proxyRes: IncomingMessage): { flat: string[]; repeated: boolean } {
-  const raw = proxyRes.rawHeaders;
+function relayed(raw: readonly string[]): { flat: string[]; repeated: boolean } {
   const flat: string[] = [];
   const lower: string[] = [];
   let repeated = false;
@@ -206,7 +208,8 @@ function relayed(proxyRes: IncomingMessage): { flat: string[]; repeated: boolean
   for (let i = 0; i < raw.length; i += 2) {
     const key = raw[i].toLowerCase();
     if (RESPONSE_DROP.has(key)) {
-      if (key === 'connection') connection = raw[i + 1];
+      if (key === 'connection')
+        connection = connection === undefined ? raw[i + 1] : `${connection}, ${raw[i + 1]}`;
       continue;
     }
     if (!repeated && lower.includes(key)) repeated = true;
@@ -219,17 +222,18 @@ function relayed(proxyRes: IncomingMessage): { flat: string[]; repeated: boolean
 
 /** next-hop's response fields, hop-by-hop fields removed, as a flat `[name, value…]` list. */
 export function relayedFields(proxyRes: IncomingMessage): string[] {
-  return relayed(proxyRes).flat;
+  return relayed(proxyRes.rawHeaders).flat;
 }
 
 /**
- * next-hop's response fields for `res.writeHead`, hop-by-hop fields removed: a flat list
- * when every name is unique (written in one go), else an object with repeated fields as
- * arrays (Node's writeHead keeps only the last of repeated names from a flat list once
- * other middleware has set a header, which would drop all Set-Cookie fields but one).
+ * next-hop's response fields (`[name, value…]` as received) for `res.writeHead`,
+ * hop-by-hop fields removed: a flat list when every name is unique (written in one go),
+ * else an object with repeated fields as arrays (Node's writeHead keeps only the last of
+ * repeated names from a flat list once other middleware has set a header, which would
+ * drop all Set-Cookie fields but one).
  */
-export function responseHeaders(proxyRes: IncomingMessage): string[] | OutgoingHttpHeaders {
-  const { flat, repeated } = relayed(proxyRes);
+export function responseHeaders(raw: readonly string[]): string[] | OutgoingHttpHeaders {
+  const { flat, repeated } = relayed(raw);
   return repeated ? grouped(flat) : flat;
 }
 
@@ -260,4 +264,39 @@ export function editedResponseHeaders(proxyRes: IncomingMessage): OutgoingHttpHe
 /** A flat field list as the object form `ClientRequest` takes when a hook will edit it. */
 export function headerObject(flat: string[]): OutgoingHttpHeaders {
   return grouped(flat);
+}
+
+// What node:http's client refuses in a request path (it would split the request line).
+const INVALID_PATH = /[^\u0021-\u00ff]/;
+// What node:http refuses in a field value (CR, LF, NUL and other controls but HTAB).
+const INVALID_VALUE = /[^\t\u0020-\u007e\u0080-\u00ff]/;
+
+/**
+ * The request line and header block for the proxy's own client, checked as node:http's
+ * client checks them: the parts copied from the client were already checked by Node's
+ * parser, the ones from `req.id` / `req.clientIp` (settable by any middleware) are here.
+ */
+export function requestHeadText(method: string, path: string, headers: readonly string[]): string {
+  if (INVALID_PATH.test(path)) {
+    throw Object.assign(
+      new TypeError('nexthop nextHopProxy: the request path contains unescaped characters'),
+      {
+        code: 'ERR_UNESCAPED_CHARACTERS',
+      },
+    );
+  }
+  let head = `${method} ${path} HTTP/1.1\r\n`;
+  for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+  // Persistent by default in HTTP/1.1, said anyway (as node:http does) for older hops.
+  return `${head}Connection: keep-alive\r\n\r\n`;
+}
+
+/** Throw as node:http would for a field value that would break the header block. */
+export function checkFieldValue(name: string, value: string): string {
+  if (INVALID_VALUE.test(value)) {
+    throw Object.assign(new TypeError(`nexthop nextHopProxy: invalid character in the ${name} field`), {
+      code: 'ERR_INVALID_CHAR',
+    });
+  }
+  return value;
 }

@@ -5,12 +5,14 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { forward } from './forward';
 import { compileOptions, type NextHopProxyOptions } from './options';
 import { upstreamPath } from './path';
+import type { PoolStats as UpstreamSockets } from './pool';
 import { proxyUpgrade } from './upgrade';
 
 export { DEFAULTS as NEXT_HOP_PROXY_DEFAULTS, HEALTH_PATH } from './options';
 export type { NextHopProxyOptions } from './options';
 export type { PathFilter } from './path';
 export type { UpstreamRecord } from './forward';
+export type { PoolStats as UpstreamSockets } from './pool';
 export type { UpstreamErrorCode } from './failure';
 
 /** The middleware `nextHopProxy()` returns: a request handler that also takes upgrades. */
@@ -21,8 +23,17 @@ export interface NextHopProxyHandler extends RequestHandler {
    * @example server.on('upgrade', (req, socket, head) => proxy.upgrade(req, socket, head));
    */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
-  /** The agent holding the keep-alive connections to next-hop (e.g. for socket metrics). */
+  /**
+   * node:http's keep-alive agent to next-hop: it carries upgrades, and plain requests too
+   * when a hook (`onProxyRequest` / `onProxyResponse`) or your own `agent` is set.
+   */
   readonly agent: Agent;
+  /**
+   * How many connections to next-hop are in use, idle (kept alive) and waited for, over
+   * whichever client carries plain requests (upgrades, once switched, are not counted).
+   * @example const { busy, idle, queued } = proxy.upstreamSockets();
+   */
+  upstreamSockets(): UpstreamSockets;
 }
 
 /** Every handler nextHopProxy() made, with whether it has a path filter (for serve's fast lane). */
@@ -31,6 +42,16 @@ const made = new WeakMap<object, { readonly filtered: boolean }>();
 /** How a nextHopProxy() handler was built, or undefined for any other function. */
 export function nextHopProxyInfo(handler: unknown): { readonly filtered: boolean } | undefined {
   return typeof handler === 'function' ? made.get(handler) : undefined;
+}
+
+function count(lists: NodeJS.ReadOnlyDict<readonly unknown[]>): number {
+  let n = 0;
+  for (const key of Object.keys(lists)) n += lists[key]?.length ?? 0;
+  return n;
+}
+
+function agentStats(agent: Agent): UpstreamSockets {
+  return { busy: count(agent.sockets), idle: count(agent.freeSockets), queued: count(agent.requests) };
 }
 
 function isRequest(value: unknown): boolean {
@@ -75,7 +96,11 @@ export function nextHopProxy(options: Readonly<NextHopProxyOptions> = {}): NextH
     proxyUpgrade(compiled, req, socket, head);
   }
 
-  const handler = Object.assign(nextHopProxyMiddleware, { upgrade, agent: compiled.agent });
+  function upstreamSockets(): UpstreamSockets {
+    return compiled.pool?.stats() ?? agentStats(compiled.agent);
+  }
+
+  const handler = Object.assign(nextHopProxyMiddleware, { upgrade, agent: compiled.agent, upstreamSockets });
   made.set(handler, { filtered: filter !== undefined });
   return handler;
 }

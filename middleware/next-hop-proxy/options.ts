@@ -5,6 +5,7 @@ import { NexthopError } from '../../lib/errors';
 import { HEALTH_PATH } from '../../lib/platform';
 import { NextHopAgent } from './agent';
 import { compilePathFilter, type PathFilter, type PathMatcher } from './path';
+import { UpstreamPool } from './pool';
 
 /** The platform's health-check path, probed through the whole module chain. */
 export { HEALTH_PATH };
@@ -127,7 +128,13 @@ export interface CompiledOptions {
   readonly forceHttps: boolean;
   readonly xForwardedFor: boolean;
   readonly timeout: number;
+  /** Used for upgrades, and for requests too when there is no `pool`. */
   readonly agent: Agent;
+  /**
+   * The proxy's own connection pool and HTTP/1.1 client, used for every request unless a
+   * hook (which is given node:http's request and response objects) or your own agent is set.
+   */
+  readonly pool: UpstreamPool | undefined;
   readonly filter: PathMatcher | undefined;
   readonly healthPath: string | false;
   readonly onProxyRequest: NextHopProxyOptions['onProxyRequest'];
@@ -236,14 +243,19 @@ function checkHealthPath(value: unknown): string | false {
   return value;
 }
 
-function buildAgent(options: Readonly<NextHopProxyOptions>): Agent {
+interface Connections {
+  agent: Agent;
+  pool: UpstreamPool | undefined;
+}
+
+function buildConnections(options: Readonly<NextHopProxyOptions>, url: URL, timeout: number): Connections {
   const tuning = ['maxSockets', 'freeSocketTimeout', 'connectTimeout'] as const;
   if (options.agent !== undefined) {
     if (!(options.agent instanceof Agent))
       fail('agent must be an http.Agent, e.g. new http.Agent({ keepAlive: true })');
     const clash = tuning.find((k) => options[k] !== undefined);
     if (clash) fail(`${clash} cannot be combined with agent: set it on your agent instead`);
-    return options.agent;
+    return { agent: options.agent, pool: undefined };
   }
   const maxSockets = options.maxSockets ?? DEFAULTS.maxSockets;
   if (typeof maxSockets !== 'number' || !Number.isInteger(maxSockets))
@@ -251,11 +263,35 @@ function buildAgent(options: Readonly<NextHopProxyOptions>): Agent {
   if (maxSockets < 1 || maxSockets > 65_535) {
     throw new RangeError(`nexthop nextHopProxy: maxSockets must be from 1 to 65535, got ${maxSockets}`);
   }
-  return new NextHopAgent({
-    maxSockets,
-    freeSocketTimeout: checkMs('freeSocketTimeout', options.freeSocketTimeout, DEFAULTS.freeSocketTimeout, 1),
-    connectTimeout: checkMs('connectTimeout', options.connectTimeout, DEFAULTS.connectTimeout, 1),
-  });
+  const freeSocketTimeout = checkMs(
+    'freeSocketTimeout',
+    options.freeSocketTimeout,
+    DEFAULTS.freeSocketTimeout,
+    1,
+  );
+  const connectTimeout = checkMs('connectTimeout', options.connectTimeout, DEFAULTS.connectTimeout, 1);
+  const agent = new NextHopAgent({ maxSockets, freeSocketTimeout, connectTimeout });
+  // Hooks are handed node:http's objects, so a proxy with hooks sends through the agent.
+  const hooked = options.onProxyRequest !== undefined || options.onProxyResponse !== undefined;
+  const pool = hooked
+    ? undefined
+    : new UpstreamPool({
+        host: hostOf(url),
+        port: portOf(url),
+        maxSockets,
+        freeSocketTimeout,
+        connectTimeout,
+        timeout,
+      });
+  return { agent, pool };
+}
+
+function hostOf(url: URL): string {
+  return url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+}
+
+function portOf(url: URL): number {
+  return url.port === '' ? 80 : Number(url.port);
 }
 
 /** Validate every option and compile it into plain values and functions. Throws on misuse. */
@@ -265,17 +301,20 @@ export function compileOptions(options: Readonly<NextHopProxyOptions>): Compiled
   }
   checkOptionNames(options);
   const url = parseTarget(options.target ?? loadConfig().nextHop);
+  const timeout = checkMs('timeout', options.timeout, DEFAULTS.timeout, 1);
+  const onProxyRequest = checkHook('onProxyRequest', options.onProxyRequest);
+  const onProxyResponse = checkHook('onProxyResponse', options.onProxyResponse);
   return {
-    host: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
-    port: url.port === '' ? 80 : Number(url.port),
+    host: hostOf(url),
+    port: portOf(url),
     hostHeader: url.host,
     forceHttps: checkBoolean('forceHttps', options.forceHttps, DEFAULTS.forceHttps),
     xForwardedFor: checkBoolean('xForwardedFor', options.xForwardedFor, DEFAULTS.xForwardedFor),
-    timeout: checkMs('timeout', options.timeout, DEFAULTS.timeout, 1),
-    agent: buildAgent(options),
+    timeout,
+    ...buildConnections(options, url, timeout),
     filter: compilePathFilter(options.pathFilter),
     healthPath: checkHealthPath(options.healthPath),
-    onProxyRequest: checkHook('onProxyRequest', options.onProxyRequest),
-    onProxyResponse: checkHook('onProxyResponse', options.onProxyResponse),
+    onProxyRequest,
+    onProxyResponse,
   };
 }

@@ -14,6 +14,7 @@ import {
   type UpstreamRecord,
 } from 'nexthop';
 import { listen, send, shut, startEchoUpstream, type EchoUpstream } from './helpers/echo-upstream';
+import { eventually, rawUpstream as startRawUpstream } from './helpers/raw-upstream';
 
 let upstream: EchoUpstream;
 const closers: (() => Promise<void>)[] = [];
@@ -51,19 +52,11 @@ async function startProxy(options: NextHopProxyOptions): Promise<Proxy> {
   return { port, records, upstreamSockets: proxy.upstreamSockets };
 }
 
-/** A raw TCP upstream whose behaviour per connection is `onSocket`. */
+/** A raw TCP upstream whose behaviour per connection is `onSocket`, closed after each test. */
 async function rawUpstream(onSocket: (socket: net.Socket, index: number) => void): Promise<string> {
-  let index = 0;
-  const server = net.createServer((socket) => onSocket(socket, index++));
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const sockets = new Set<net.Socket>();
-  server.on('connection', (s) => sockets.add(s));
-  closers.push(async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  const upstream = await startRawUpstream(onSocket);
+  closers.push(() => upstream.close());
+  return upstream.url;
 }
 
 async function closedPort(): Promise<string> {
@@ -78,15 +71,6 @@ async function timed<T>(work: Promise<T>): Promise<[T, number]> {
   const start = Date.now();
   const value = await work;
   return [value, Date.now() - start];
-}
-
-/** Wait until `check` holds, polling every 10 ms, for at most `ms`. */
-async function eventually(check: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 describe('failures before a response: status, short body, record, time bound', () => {

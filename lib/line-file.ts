@@ -15,8 +15,14 @@ export interface LineFileOptions {
   readonly immediate?: boolean;
 }
 
-/** Lines buffered past this many characters are written at once, whatever the interval. */
+/** Lines buffered past this many bytes are written at once, whatever the interval. */
 const HIGH_WATER = 64 * 1024;
+/**
+ * Lines wait as one string until they reach this many characters, then are encoded into
+ * the buffer together: a buffer write costs a native call and a flat copy of its string,
+ * once per batch instead of once per line.
+ */
+const BATCH = 8 * 1024;
 const NEWLINE = 0x0a;
 
 const open = new Map<string, LineFile>();
@@ -41,8 +47,10 @@ export class LineFile {
   private readonly options: LineFileOptions;
   private fd: number;
   private size: number;
-  /** Lines waiting to be written, encoded as they arrive (no string is kept alive). */
-  private readonly buffer = Buffer.allocUnsafe(HIGH_WATER);
+  /** Lines not yet encoded (fewer than BATCH characters). */
+  private pending = '';
+  /** Encoded lines waiting to be written; room past HIGH_WATER for one batch (3 bytes a unit). */
+  private readonly buffer = Buffer.allocUnsafe(HIGH_WATER + 3 * BATCH);
   private used = 0;
   private timer: NodeJS.Timeout | undefined;
   private refs = 0;
@@ -62,17 +70,12 @@ export class LineFile {
       this.appendClosed(line);
       return;
     }
-    // A UTF-16 unit takes at most 3 bytes in UTF-8: make sure the line fits before copying.
-    if (this.used + line.length * 3 > HIGH_WATER) {
-      this.flush();
-      if (line.length * 3 > HIGH_WATER) {
-        this.writeRotating(Buffer.from(line));
-        return;
-      }
-    }
-    this.used += this.buffer.write(line, this.used);
+    this.pending += line;
     if (this.options.immediate) this.flush();
-    else this.timer ??= setTimeout(this.onTimer, this.options.flushInterval).unref();
+    else {
+      if (this.pending.length >= BATCH) this.encodePending();
+      this.timer ??= setTimeout(this.onTimer, this.options.flushInterval).unref();
+    }
   }
 
   /** Write every buffered line now (synchronously). */
@@ -81,7 +84,29 @@ export class LineFile {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (this.used === 0 || this.fd < 0) return;
+    if (this.fd < 0) return;
+    this.encodePending();
+    this.writeBuffer();
+  }
+
+  private encodePending(): void {
+    const text = this.pending;
+    if (text === '') return;
+    this.pending = '';
+    // A UTF-16 unit takes at most 3 bytes in UTF-8: make sure the text fits before copying.
+    if (this.used + text.length * 3 > this.buffer.length) {
+      this.writeBuffer();
+      if (text.length * 3 > this.buffer.length) {
+        this.writeRotating(Buffer.from(text));
+        return;
+      }
+    }
+    this.used += this.buffer.write(text, this.used);
+    if (this.used >= HIGH_WATER) this.writeBuffer();
+  }
+
+  private writeBuffer(): void {
+    if (this.used === 0) return;
     const data = this.buffer.subarray(0, this.used);
     this.used = 0;
     // Written synchronously: the buffer is free again when this returns.

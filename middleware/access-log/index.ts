@@ -1,131 +1,14 @@
 import { performance } from 'node:perf_hooks';
 import type { Application, Request, RequestHandler, Response } from 'express';
 import { getAppContext } from '../../lib/context';
-import { jsonString, jsonValue } from '../../lib/json-line';
 import { runStep, withStep } from '../../lib/pipeline';
 import { accessSinkOf, logger as rootLogger, type LineSink } from '../../lib/logger';
-import { compileOptions, type AccessLogOptions, type CompiledAccessLog } from './options';
-import { redactUrl } from './redact';
+import { formatLine, type Started } from './format';
+import { compileOptions, type AccessLogOptions } from './options';
 
+export type { UpstreamLogFields } from './format';
 export type { AccessLogOptions } from './options';
 export { DEFAULT_REDACT_QUERY } from './options';
-
-/**
- * What the next-hop proxy leaves in `res.locals.nexthopUpstream` for the access line:
- * the upstream's status and time, and the stable error code when it failed.
- * @example res.locals.nexthopUpstream = { status: 200, ms: 12.5 };
- */
-export interface UpstreamLogFields {
-  /** next-hop's response status; absent when none came. @default undefined */
-  status?: number;
-  /** Time spent on next-hop, in ms. @default undefined */
-  ms?: number;
-  /** The stable error code when next-hop failed, e.g. `ERR_NEXTHOP_UPSTREAM_TIMEOUT`. @default undefined */
-  error?: string;
-}
-
-/** Fields other middleware adds to the request (request context); read when present. */
-type ContextRequest = Request & { id?: unknown; clientIp?: unknown; proto?: unknown };
-
-const BUILT_IN = new Set([
-  'time',
-  'method',
-  'url',
-  'status',
-  'bytes',
-  'ms',
-  'clientIp',
-  'proto',
-  'host',
-  'userAgent',
-  'referer',
-  'requestId',
-  'aborted',
-  'upstreamStatus',
-  'upstreamMs',
-  'error',
-  'headers',
-]);
-const REDACTED = '"[REDACTED]"';
-
-function text(value: unknown): string {
-  if (typeof value === 'string') return jsonString(value);
-  return value === undefined || value === null ? 'null' : jsonValue(value);
-}
-
-function number(value: unknown, round = false): string {
-  if (typeof value !== 'number' || !Number.isFinite(value)) return 'null';
-  return String(round ? Math.round(value * 1000) / 1000 : value);
-}
-
-function header(req: Request, name: string, c: CompiledAccessLog): string {
-  const value = req.headers[name];
-  if (value === undefined) return 'null';
-  return c.redactHeaders.has(name) ? REDACTED : text(Array.isArray(value) ? value.join(', ') : value);
-}
-
-function upstreamPart(res: Response): string {
-  const up = res.locals?.nexthopUpstream as UpstreamLogFields | undefined;
-  if (typeof up !== 'object' || up === null) return '';
-  const error = up.error === undefined ? '' : `,"error":${text(up.error)}`;
-  return `,"upstreamStatus":${number(up.status)},"upstreamMs":${number(up.ms, true)}${error}`;
-}
-
-function extraPart(req: Request, res: Response, c: CompiledAccessLog): string {
-  let part = '';
-  if (c.headers.length > 0) {
-    part += `,"headers":{${c.headers.map((h) => `${jsonString(h)}:${header(req, h, c)}`).join(',')}}`;
-  }
-  if (c.fields === undefined) return part;
-  try {
-    const extra = c.fields(req, res) ?? {};
-    for (const key of Object.keys(extra)) {
-      if (!BUILT_IN.has(key) && extra[key] !== undefined)
-        part += `,${jsonString(key)}:${jsonValue(extra[key])}`;
-    }
-  } catch (err) {
-    // A failing fields() must not cost the line (nor throw from a 'close' listener).
-    part += `,"fieldsError":${text(err instanceof Error ? err.message : err)}`;
-  }
-  return part;
-}
-
-/** When a request started: enough to compute every timing field at the end. */
-interface Started {
-  at: number;
-  wall: number;
-  bytes: number;
-  /** Read now: an aborted socket no longer knows its peer (Node caches it per connection). */
-  peer: string | undefined;
-}
-
-// Requests finishing in the same millisecond share one ISO string.
-let isoWall = NaN;
-let isoText = '';
-function isoTime(wall: number): string {
-  if (wall !== isoWall) {
-    isoWall = wall;
-    isoText = new Date(wall).toISOString();
-  }
-  return isoText;
-}
-
-function formatLine(req: ContextRequest, res: Response, started: Started, c: CompiledAccessLog): string {
-  const aborted = !res.writableFinished;
-  const socket = req.socket;
-  const referer = req.headers.referer;
-  return (
-    `{"time":"${isoTime(started.wall)}","method":${text(req.method)}` +
-    `,"url":${text(redactUrl(req.originalUrl ?? req.url, c.redactQuery))}` +
-    `,"status":${res.headersSent ? res.statusCode : 'null'},"bytes":${socket.bytesWritten - started.bytes}` +
-    `,"ms":${number(performance.now() - started.at, true)}` +
-    `,"clientIp":${text(req.clientIp ?? started.peer)},"proto":${text(req.proto ?? req.protocol)}` +
-    `,"host":${header(req, 'host', c)},"userAgent":${header(req, 'user-agent', c)}` +
-    `,"referer":${referer === undefined ? 'null' : c.redactHeaders.has('referer') ? REDACTED : text(redactUrl(referer, c.redactQuery))}` +
-    `,"requestId":${text(req.id)},"aborted":${aborted}` +
-    `${upstreamPart(res)}${extraPart(req, res, c)}}\n`
-  );
-}
 
 function misuse(): never {
   throw new TypeError('nexthop accessLog: call the factory: app.use(accessLog()), not app.use(accessLog)');

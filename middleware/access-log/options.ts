@@ -86,6 +86,10 @@ export interface CompiledAccessLog {
   redactHeaders: ReadonlySet<string>;
   redactQuery: ReadonlySet<string>;
   fields: AccessLogOptions['fields'];
+  /** `redactHeaders` read once for the headers every line carries. */
+  redactHost: boolean;
+  redactUserAgent: boolean;
+  redactReferer: boolean;
 }
 
 function fail(message: string, Kind: typeof TypeError = TypeError): never {
@@ -152,11 +156,16 @@ export function compileOptions(options: Readonly<AccessLogOptions>): CompiledAcc
   if (!Array.isArray(redactQuery) || redactQuery.some((q) => typeof q !== 'string' || q === '')) {
     fail("redactQuery must be an array of parameter names, e.g. ['token']");
   }
+  const skip = compileSkip(options.skip);
+  const redactHeaders = new Set(headerList('redactHeaders', options.redactHeaders));
   return {
-    skip: compileSkip(options.skip),
+    skip,
     sample,
     headers,
-    redactHeaders: new Set(headerList('redactHeaders', options.redactHeaders)),
+    redactHeaders,
+    redactHost: redactHeaders.has('host'),
+    redactUserAgent: redactHeaders.has('user-agent'),
+    redactReferer: redactHeaders.has('referer'),
     redactQuery: new Set(redactQuery.map((q) => q.toLowerCase())),
     fields,
   };

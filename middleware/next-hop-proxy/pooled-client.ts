@@ -52,6 +52,11 @@ export class PooledExchange extends Exchange implements PoolUser {
     req.on('end', onRequestEnd);
   }
 
+  override abortUpstream(): void {
+    this.stopPump();
+    super.abortUpstream();
+  }
+
   /** The body went out whole (or is abandoned): stop listening to the client's upload. */
   stopPump(): void {
     if (!this.pumping) return;

@@ -240,7 +240,13 @@ function trackConnections(server: http.Server) {
       if (left <= 0) socket.destroy();
       else next = Math.min(next, left);
     }
-    if (next !== Infinity) timer = setTimeout(sweep, next).unref();
+    if (next !== Infinity) timer = setTimeout(sweepAfterReads, next).unref();
+  }
+  // Timers run before the event loop reads its sockets: a request already sent on an "idle"
+  // connection (nginx reusing it) may still sit unread. Sweeping after the poll phase lets it
+  // arrive first and mark the connection busy, instead of being reset with it (a 502 for a POST).
+  function sweepAfterReads(): void {
+    setImmediate(sweep);
   }
   return {
     /** A response starts on its request's connection. */

@@ -12,6 +12,7 @@ import {
   type NextHopProxyOptions,
   type UpstreamRecord,
 } from 'nexthop';
+import { UpstreamPool, type UpstreamConnection } from '../middleware/next-hop-proxy/pool';
 import { listen, send, shut } from './helpers/echo-upstream';
 import { eventually, onRequests, rawUpstream, type RawUpstream } from './helpers/raw-upstream';
 
@@ -324,5 +325,51 @@ describe('what never reaches next-hop', () => {
       expect(reply.status).toBe(500);
     }
     expect(upstream.heads).toEqual([]);
+  });
+});
+
+test('a connection paused for a slow client goes back to the pool flowing again', async () => {
+  // The exchange pauses the socket when the client's buffer is full; the response can then
+  // complete in that same read. Paused by hand here, on the first slice, to make it certain.
+  const upstream = await scripted(
+    () => 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n2\r\ncd\r\n0\r\n\r\n',
+  );
+  const pool = new UpstreamPool({
+    host: '127.0.0.1',
+    port: Number(new URL(upstream.url).port),
+    maxSockets: 1,
+    freeSocketTimeout: 4000,
+    connectTimeout: 1000,
+    timeout: 2000,
+  });
+  const exchange = (pauseOnFirst: boolean) =>
+    new Promise<string>((resolve, reject) => {
+      let body = '';
+      let conn: UpstreamConnection | undefined;
+      pool.acquire(
+        {
+          attached: (c) => {
+            conn = c;
+            c.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n', 'latin1');
+            c.requestSent = true;
+          },
+          responseHead: () => {},
+          responseBody: (chunk) => {
+            if (pauseOnFirst && body === '') conn?.socket.pause();
+            body += chunk.toString();
+          },
+          responseEnd: () => resolve(body),
+          failed: reject,
+          drained: () => {},
+        },
+        false,
+      );
+    });
+  expect(await exchange(true)).toBe('abcd');
+  expect(await exchange(false)).toBe('abcd');
+  expect(upstream.accepted()).toBe(1);
+  expect(pool.stats()).toEqual({ busy: 0, idle: 1, queued: 0 });
+  closers.push(async () => {
+    for (const socket of upstream.open) socket.destroy();
   });
 });

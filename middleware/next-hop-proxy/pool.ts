@@ -163,8 +163,11 @@ export class UpstreamConnection {
     this.user = undefined;
     this.parser.detach();
     const reusable = this.requestSent && !this.lastResponse && !this.parser.excess && this.idleLimit > 0;
-    if (reusable && !this.socket.destroyed) this.pool.release(this);
-    else this.socket.destroy();
+    if (!reusable || this.socket.destroyed) return void this.socket.destroy();
+    // The response can end in the same read whose earlier slices paused the socket for a
+    // slow client; the next request must find it flowing.
+    if (this.socket.isPaused()) this.socket.resume();
+    this.pool.release(this);
   }
 
   private fail(err: NodeJS.ErrnoException): void {

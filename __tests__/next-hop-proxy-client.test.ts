@@ -98,6 +98,17 @@ describe('response framing, relayed as the client expects', () => {
     expect(proxy.records.map((r) => r?.status)).toEqual([status, status, status]);
   });
 
+  test('repeated equal Content-Length fields reach the client as one', async () => {
+    const upstream = await scripted(
+      () => 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2, 2\r\n\r\nok',
+    );
+    const proxy = await startProxy({ target: upstream.url });
+    const reply = await send(proxy.port);
+    expect(reply.body.toString()).toBe('ok');
+    expect(reply.rawHeaders.filter((h) => /^content-length$/i.test(h))).toHaveLength(1);
+    expect(reply.headers['content-length']).toBe('2');
+  });
+
   test('a body without length runs until next-hop closes; that connection is not reused', async () => {
     const upstream = await rawUpstream((socket) =>
       onRequests(socket, () => socket.end('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil close')),
@@ -326,6 +337,16 @@ describe('what never reaches next-hop', () => {
     }
     expect(upstream.heads).toEqual([]);
   });
+
+  test('a method set by some middleware that is not an HTTP token is an error, nothing is sent', async () => {
+    const upstream = await scripted(() => 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+    const proxy = await startProxy({ target: upstream.url }, (req, _res, next) => {
+      req.method = 'GET /a HTTP/1.1\r\nHost: a\r\n\r\nDELETE';
+      next();
+    });
+    expect((await send(proxy.port, { path: '/admin' })).status).toBe(500);
+    expect(upstream.heads).toEqual([]);
+  });
 });
 
 test('a connection paused for a slow client goes back to the pool flowing again', async () => {
@@ -372,4 +393,46 @@ test('a connection paused for a slow client goes back to the pool flowing again'
   closers.push(async () => {
     for (const socket of upstream.open) socket.destroy();
   });
+});
+
+test('a connection next-hop has just closed is not lent out again (its FIN read, its close not yet seen)', async () => {
+  const upstream = await rawUpstream((socket) =>
+    onRequests(socket, () => {
+      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+      setTimeout(() => socket.end(), 50);
+    }),
+  );
+  closers.push(() => upstream.close());
+  const pool = new UpstreamPool({
+    host: '127.0.0.1',
+    port: Number(new URL(upstream.url).port),
+    maxSockets: 4,
+    freeSocketTimeout: 4000,
+    connectTimeout: 1000,
+    timeout: 2000,
+  });
+  const exchange = () =>
+    new Promise<[UpstreamConnection | undefined, string]>((resolve) => {
+      let conn: UpstreamConnection | undefined;
+      pool.acquire(
+        {
+          attached: (c) => {
+            conn = c;
+            c.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n', 'latin1');
+            c.requestSent = true;
+          },
+          responseHead: () => {},
+          responseBody: () => {},
+          responseEnd: () => resolve([conn, 'ok']),
+          failed: (err) => resolve([conn, `failed ${err.code}`]),
+          drained: () => {},
+        },
+        false,
+      );
+    });
+  const [first] = await exchange();
+  // In the same turn of the event loop as the FIN, after the pool's own 'end' listener.
+  await once(first!.socket, 'end');
+  const [second, outcome] = await exchange();
+  expect([second === first, outcome]).toEqual([false, 'ok']);
 });

@@ -149,10 +149,10 @@ describe('valid responses: same result however the bytes are cut', () => {
       '',
     ],
     [
-      'repeated equal lengths',
-      `${OK}Content-Length: 3\r\nContent-Length: 3, 3\r\n\r\nabc`,
+      'repeated equal lengths: one field relayed',
+      `${OK}Content-Length: 3\r\nX-A: 1\r\nContent-Length: 3, 3\r\n\r\nabc`,
       {},
-      { framing: Framing.Length },
+      { framing: Framing.Length, fields: ['X-A', '1', 'Content-Length', '3'] },
       'abc',
     ],
     [

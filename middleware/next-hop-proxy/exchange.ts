@@ -72,20 +72,22 @@ export class Exchange {
   }
 }
 
+/** `res.locals`, created on a plain node response that has none. */
 export function localsOf(res: ServerResponse): Locals {
   const holder = res as ServerResponse & { locals?: Locals };
   return (holder.locals ??= {});
 }
 
 /**
- * A keep-alive connection the upstream closed just as it was reused: the request never
- * reached it, so an idempotent request whose body is held can safely go again, once.
+ * A keep-alive connection the upstream closed just as it was reused (reset, or a write to
+ * its closed end): the request never reached it, so an idempotent request whose body is
+ * held can safely go again, once.
  */
 export function canRetry(ex: Exchange, reusedSocket: boolean, err: NodeJS.ErrnoException): boolean {
   return (
     !ex.retried &&
     reusedSocket &&
-    err.code === 'ECONNRESET' &&
+    (err.code === 'ECONNRESET' || err.code === 'EPIPE') &&
     ex.body !== undefined &&
     IDEMPOTENT.has(ex.req.method)
   );
@@ -146,10 +148,10 @@ export function relayHead(ex: Exchange, status: number, headers: string[] | Outg
   const { res } = ex;
   ex.responding = true;
   ex.locals.nexthopUpstream = { status, ms: ex.elapsed() };
-  // next-hop answered before the upload ended (e.g. 413): the rest of the body will not be
-  // read, so this client connection cannot carry another request.
-  if (ex.body === undefined && !ex.req.complete) res.setHeader('Connection', 'close');
   try {
+    // next-hop answered before the upload ended (e.g. 413): the rest of the body will not be
+    // read, so this client connection cannot carry another request.
+    if (ex.body === undefined && !ex.req.complete) res.setHeader('Connection', 'close');
     res.writeHead(status, headers);
     return true;
   } catch (err) {

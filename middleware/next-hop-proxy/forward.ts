@@ -34,10 +34,15 @@ export function forward(
   const head = requestHead(c, req, false);
   const body = planBody(req, head);
   if (body instanceof NexthopError) return void (next ? next(body) : res.destroy(body));
-  const pooled = c.pool !== undefined;
-  const ex = new (pooled ? PooledExchange : Exchange)(c, req, res, next, locals, path, head.headers, body);
-  if (pooled) (ex as PooledExchange).send(body === undefined && head.chunked);
-  else sendWithAgent(ex);
+  let ex: Exchange;
+  if (c.pool !== undefined) {
+    const pooled = new PooledExchange(c, req, res, next, locals, path, head.headers, body);
+    pooled.send(body === undefined && head.chunked);
+    ex = pooled;
+  } else {
+    ex = new Exchange(c, req, res, next, locals, path, head.headers, body);
+    sendWithAgent(ex);
+  }
   (res as Linked<Response>)[kExchange] = ex;
   // First in line, so an access-log listener on 'close' already sees a client abort recorded.
   res.prependListener('close', onClientClose);

@@ -1,4 +1,4 @@
-import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import { METHODS, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import type { CompiledOptions } from './options';
 
 /** Fields a request carries that the proxy reads while copying its headers. */
@@ -266,6 +266,8 @@ export function headerObject(flat: string[]): OutgoingHttpHeaders {
   return grouped(flat);
 }
 
+const KNOWN_METHODS = new Set(METHODS);
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // What node:http's client refuses in a request path (it would split the request line).
 const INVALID_PATH = /[^\u0021-\u00ff]/;
 // What node:http refuses in a field value (CR, LF, NUL and other controls but HTAB).
@@ -274,9 +276,16 @@ const INVALID_VALUE = /[^\t\u0020-\u007e\u0080-\u00ff]/;
 /**
  * The request line and header block for the proxy's own client, checked as node:http's
  * client checks them: the parts copied from the client were already checked by Node's
- * parser, the ones from `req.id` / `req.clientIp` (settable by any middleware) are here.
+ * parser; the method and path (settable by any middleware) are checked here, and the
+ * fields from `req.id` / `req.clientIp` by {@link checkFieldValue}.
  */
 export function requestHeadText(method: string, path: string, headers: readonly string[]): string {
+  // Middleware may set req.method (a method override): it goes into the request line.
+  if (!KNOWN_METHODS.has(method) && !TOKEN.test(method)) {
+    throw Object.assign(new TypeError('nexthop nextHopProxy: the request method must be an HTTP token'), {
+      code: 'ERR_INVALID_HTTP_TOKEN',
+    });
+  }
   if (INVALID_PATH.test(path)) {
     throw Object.assign(
       new TypeError('nexthop nextHopProxy: the request path contains unescaped characters'),

@@ -1,7 +1,7 @@
 import { maxHeaderSize } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { ConnectTimeoutError } from './agent';
-import { ResponseParser, type ResponseHead, type ResponseSink } from './response-parser';
+import { ResponseParseError, ResponseParser, type ResponseHead, type ResponseSink } from './response-parser';
 
 /** Settings of the proxy's own connection pool to next-hop. */
 export interface PoolOptions {
@@ -41,7 +41,7 @@ export interface PoolStats {
 }
 
 /** Where a connection is, for the pool's counts. */
-export const enum Place {
+const enum Place {
   Busy,
   Idle,
   Gone,
@@ -153,7 +153,7 @@ export class UpstreamConnection {
     try {
       this.parser.execute(chunk);
     } catch (err) {
-      return this.fail(err as NodeJS.ErrnoException);
+      return this.fail(err as NodeJS.ErrnoException, err instanceof ResponseParseError);
     }
     if (this.parser.complete && this.user !== undefined) this.responseEnded();
   };
@@ -163,22 +163,26 @@ export class UpstreamConnection {
     this.user = undefined;
     this.parser.detach();
     const reusable = this.requestSent && !this.lastResponse && !this.parser.excess && this.idleLimit > 0;
-    if (!reusable || this.socket.destroyed) return void this.socket.destroy();
+    // Bytes already read past the response (held while paused) would be taken for the next one.
+    if (!reusable || this.socket.destroyed || this.socket.readableLength > 0)
+      return void this.socket.destroy();
     // The response can end in the same read whose earlier slices paused the socket for a
     // slow client; the next request must find it flowing.
     if (this.socket.isPaused()) this.socket.resume();
     this.pool.release(this);
   }
 
-  private fail(err: NodeJS.ErrnoException): void {
+  /** `fromUpstream`: false for an error thrown by the user's own handling (never retried). */
+  private fail(err: NodeJS.ErrnoException, fromUpstream = true): void {
     const user = this.user;
-    const stale = this.reused && !this.parser.started;
+    const stale = fromUpstream && this.reused && !this.parser.started;
     this.destroy();
     user?.failed(err, stale);
   }
 
   private readonly onEnd = (): void => {
-    if (this.user === undefined) return;
+    // next-hop closed an idle connection: out of the pool now, not when 'close' comes a turn later.
+    if (this.user === undefined) return this.pool.drop(this);
     // A body that runs until the connection closes ends here.
     this.parser.finish();
     if (this.parser.complete && this.user !== undefined) this.responseEnded();
@@ -246,7 +250,7 @@ export class UpstreamPool {
   private idleConnection(): UpstreamConnection | undefined {
     const now = Date.now();
     for (let conn = this.idle.pop(); conn !== undefined; conn = this.idle.pop()) {
-      if (now - conn.idleSince < conn.idleLimit) {
+      if (now - conn.idleSince < conn.idleLimit && conn.socket.writable) {
         conn.place = Place.Busy;
         return conn;
       }
@@ -267,6 +271,13 @@ export class UpstreamPool {
     conn.socket.unref();
     this.idle.push(conn);
     this.sweepTimer ??= setTimeout(this.sweep, conn.idleLimit).unref();
+  }
+
+  /** Close an idle connection and take it out of the pool at once. */
+  drop(conn: UpstreamConnection): void {
+    if (conn.place === Place.Idle) this.idle.splice(this.idle.indexOf(conn), 1);
+    if (conn.place !== Place.Busy) conn.place = Place.Gone;
+    conn.destroy();
   }
 
   /** A connection closed: it no longer counts, and a queued request may open a new one. */

@@ -27,6 +27,7 @@ export class PooledExchange extends Exchange implements PoolUser {
     this.c.pool?.acquire(this, this.req.method === 'HEAD');
   }
 
+  /** Write the request on the connection the pool lent (the body too when it is held). */
   attached(conn: UpstreamConnection): void {
     if (this.settled || this.clientGone) return void conn.destroy();
     this.conn = conn;
@@ -52,6 +53,7 @@ export class PooledExchange extends Exchange implements PoolUser {
     req.on('end', onRequestEnd);
   }
 
+  /** Also stop reading the client's upload. */
   override abortUpstream(): void {
     this.stopPump();
     super.abortUpstream();
@@ -65,6 +67,7 @@ export class PooledExchange extends Exchange implements PoolUser {
     this.req.off('end', onRequestEnd);
   }
 
+  /** One piece of a streamed upload; the client is paused while the connection's buffer is full. */
   writeBody(chunk: Buffer): void {
     const conn = this.conn;
     if (conn === undefined) return;
@@ -81,6 +84,7 @@ export class PooledExchange extends Exchange implements PoolUser {
     if (!ok) this.req.pause();
   }
 
+  /** The upload ended: close the chunked framing; the connection may be reused after the response. */
   endBody(): void {
     this.stopPump();
     const conn = this.conn;
@@ -89,10 +93,12 @@ export class PooledExchange extends Exchange implements PoolUser {
     conn.requestSent = true;
   }
 
+  /** The connection can take more of the upload. */
   drained(): void {
     if (this.pumping) this.req.resume();
   }
 
+  /** Relay next-hop's status and fields (a 502 instead when Node refuses a field). */
   responseHead(head: ResponseHead): void {
     if (this.settled || this.clientGone) return void this.conn?.destroy();
     if (!relayHead(this, head.status, responseHeaders(head.fields))) {
@@ -101,6 +107,7 @@ export class PooledExchange extends Exchange implements PoolUser {
     }
   }
 
+  /** Relay a slice of the body; hold next-hop back while the client's buffer is full. */
   responseBody(chunk: Buffer, last: boolean): void {
     const { res } = this;
     if (last) {
@@ -118,6 +125,7 @@ export class PooledExchange extends Exchange implements PoolUser {
     }
   }
 
+  /** The response is complete: end `res` (if the last slice did not) and stop the upload. */
   responseEnd(): void {
     if (!this.ended) {
       this.ended = true;
@@ -128,6 +136,7 @@ export class PooledExchange extends Exchange implements PoolUser {
     this.conn = undefined;
   }
 
+  /** The connection broke: send again when safe, else answer 502/504 or cut the client off. */
   failed(err: NodeJS.ErrnoException, stale: boolean): void {
     this.conn = undefined;
     this.stopPump();

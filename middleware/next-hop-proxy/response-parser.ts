@@ -104,6 +104,7 @@ export class ResponseParser {
   private pending: Buffer | undefined;
   private remaining = 0;
   private line = '';
+  private trailerBytes = 0;
   /** Bytes arrived after the response ended: the connection is out of step, never reuse it. */
   excess = false;
 
@@ -140,6 +141,7 @@ export class ResponseParser {
     return this.state === State.Body && this.remaining === Infinity;
   }
 
+  /** Parse the next bytes of the response, calling the sink as parts of it complete. */
   execute(chunk: Buffer): void {
     let offset = 0;
     while (offset < chunk.length) {
@@ -295,7 +297,15 @@ export class ResponseParser {
       }
       start = eol + 2;
     }
-    if (lengths !== undefined) framed.length = contentLength(lengths);
+    if (lengths !== undefined) {
+      framed.length = contentLength(lengths);
+      // Repeated or listed equal values frame the body alike, but a client further down may
+      // read them otherwise: relay one field.
+      if (lengths.includes(',')) {
+        dropField(fields, 'content-length');
+        fields.push('Content-Length', String(framed.length));
+      }
+    }
     return fields;
   }
 
@@ -387,8 +397,6 @@ export class ResponseParser {
     }
     return end;
   }
-
-  private trailerBytes = 0;
 
   private onChunkSize(line: string): void {
     const semicolon = line.indexOf(';');

@@ -349,50 +349,66 @@ describe('what never reaches next-hop', () => {
   });
 });
 
+/** The pool alone, against `upstream`, with short limits. */
+function poolFor(upstream: RawUpstream, maxSockets: number): UpstreamPool {
+  return new UpstreamPool({
+    host: '127.0.0.1',
+    port: Number(new URL(upstream.url).port),
+    maxSockets,
+    freeSocketTimeout: 4000,
+    connectTimeout: 1000,
+    timeout: 2000,
+  });
+}
+
+/**
+ * One GET through the pool as an exchange would send it; resolves with the connection it got
+ * and the body (or `failed <code>`). `onBody` sees each slice with its connection.
+ */
+function poolGet(
+  pool: UpstreamPool,
+  onBody: (chunk: Buffer, conn: UpstreamConnection | undefined) => void = () => {},
+): Promise<[UpstreamConnection | undefined, string]> {
+  return new Promise((resolve) => {
+    let body = '';
+    let conn: UpstreamConnection | undefined;
+    pool.acquire(
+      {
+        attached: (c) => {
+          conn = c;
+          c.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n', 'latin1');
+          c.requestSent = true;
+        },
+        responseHead: () => {},
+        responseBody: (chunk) => {
+          onBody(chunk, conn);
+          body += chunk.toString();
+        },
+        responseEnd: () => resolve([conn, body]),
+        failed: (err) => resolve([conn, `failed ${err.code}`]),
+        drained: () => {},
+      },
+      false,
+    );
+  });
+}
+
 test('a connection paused for a slow client goes back to the pool flowing again', async () => {
   // The exchange pauses the socket when the client's buffer is full; the response can then
   // complete in that same read. Paused by hand here, on the first slice, to make it certain.
   const upstream = await scripted(
     () => 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n2\r\ncd\r\n0\r\n\r\n',
   );
-  const pool = new UpstreamPool({
-    host: '127.0.0.1',
-    port: Number(new URL(upstream.url).port),
-    maxSockets: 1,
-    freeSocketTimeout: 4000,
-    connectTimeout: 1000,
-    timeout: 2000,
+  const pool = poolFor(upstream, 1);
+  let paused = false;
+  const [, first] = await poolGet(pool, (_chunk, conn) => {
+    if (!paused) conn?.socket.pause();
+    paused = true;
   });
-  const exchange = (pauseOnFirst: boolean) =>
-    new Promise<string>((resolve, reject) => {
-      let body = '';
-      let conn: UpstreamConnection | undefined;
-      pool.acquire(
-        {
-          attached: (c) => {
-            conn = c;
-            c.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n', 'latin1');
-            c.requestSent = true;
-          },
-          responseHead: () => {},
-          responseBody: (chunk) => {
-            if (pauseOnFirst && body === '') conn?.socket.pause();
-            body += chunk.toString();
-          },
-          responseEnd: () => resolve(body),
-          failed: reject,
-          drained: () => {},
-        },
-        false,
-      );
-    });
-  expect(await exchange(true)).toBe('abcd');
-  expect(await exchange(false)).toBe('abcd');
+  expect(first).toBe('abcd');
+  expect((await poolGet(pool))[1]).toBe('abcd');
   expect(upstream.accepted()).toBe(1);
   expect(pool.stats()).toEqual({ busy: 0, idle: 1, queued: 0 });
-  closers.push(async () => {
-    for (const socket of upstream.open) socket.destroy();
-  });
 });
 
 test('a connection next-hop has just closed is not lent out again (its FIN read, its close not yet seen)', async () => {
@@ -403,36 +419,10 @@ test('a connection next-hop has just closed is not lent out again (its FIN read,
     }),
   );
   closers.push(() => upstream.close());
-  const pool = new UpstreamPool({
-    host: '127.0.0.1',
-    port: Number(new URL(upstream.url).port),
-    maxSockets: 4,
-    freeSocketTimeout: 4000,
-    connectTimeout: 1000,
-    timeout: 2000,
-  });
-  const exchange = () =>
-    new Promise<[UpstreamConnection | undefined, string]>((resolve) => {
-      let conn: UpstreamConnection | undefined;
-      pool.acquire(
-        {
-          attached: (c) => {
-            conn = c;
-            c.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n', 'latin1');
-            c.requestSent = true;
-          },
-          responseHead: () => {},
-          responseBody: () => {},
-          responseEnd: () => resolve([conn, 'ok']),
-          failed: (err) => resolve([conn, `failed ${err.code}`]),
-          drained: () => {},
-        },
-        false,
-      );
-    });
-  const [first] = await exchange();
+  const pool = poolFor(upstream, 4);
+  const [first] = await poolGet(pool);
   // In the same turn of the event loop as the FIN, after the pool's own 'end' listener.
   await once(first!.socket, 'end');
-  const [second, outcome] = await exchange();
+  const [second, outcome] = await poolGet(pool);
   expect([second === first, outcome]).toEqual([false, 'ok']);
 });

@@ -23,6 +23,11 @@ const MESSAGES: Partial<Record<NexthopErrorCode, string>> = {
 
 const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NONAME', 'EAI_NODATA']);
 
+/** The error a connection is destroyed with when next-hop stays silent for `ms` (→ 504). */
+export function silenceError(ms: number): NodeJS.ErrnoException {
+  return Object.assign(new Error(`next-hop was silent for ${ms} ms`), { code: 'ETIMEDOUT' });
+}
+
 /** Map a Node socket/HTTP client error to its stable nexthop code. */
 export function classify(err: NodeJS.ErrnoException): UpstreamErrorCode {
   const code = err.code ?? '';

@@ -8,6 +8,7 @@ import {
   type Exchange,
   type Linked,
 } from './exchange';
+import { silenceError } from './failure';
 import { editedResponseHeaders, headerObject, responseHeaders } from './headers';
 
 /**
@@ -71,7 +72,5 @@ function onUpstreamTimeout(this: Linked<ClientRequest>): void {
   const ex = this[kExchange];
   if (ex.proxyRes?.complete) return;
   ex.timedOut = true;
-  const err = new Error(`next-hop was silent for ${ex.c.timeout} ms`) as NodeJS.ErrnoException;
-  err.code = 'ETIMEDOUT';
-  this.destroy(err);
+  this.destroy(silenceError(ex.c.timeout));
 }

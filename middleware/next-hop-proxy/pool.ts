@@ -1,6 +1,7 @@
 import { maxHeaderSize } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { ConnectTimeoutError } from './agent';
+import { silenceError } from './failure';
 import { ResponseParseError, ResponseParser, type ResponseHead, type ResponseSink } from './response-parser';
 
 /** Settings of the proxy's own connection pool to next-hop. */
@@ -54,10 +55,6 @@ function hangUp(): NodeJS.ErrnoException {
   return Object.assign(new Error('next-hop closed the connection before the response ended'), {
     code: 'ECONNRESET',
   });
-}
-
-function silence(ms: number): NodeJS.ErrnoException {
-  return Object.assign(new Error(`next-hop was silent for ${ms} ms`), { code: 'ETIMEDOUT' });
 }
 
 /**
@@ -200,7 +197,7 @@ export class UpstreamConnection {
 
   private readonly onTimeout = (): void => {
     if (this.user === undefined) return void this.socket.destroy();
-    this.socket.destroy(silence(this.pool.options.timeout));
+    this.socket.destroy(silenceError(this.pool.options.timeout));
   };
 
   private readonly onDrain = (): void => {

@@ -103,6 +103,20 @@ describe('a served app as a real process', () => {
     expect(await child.exited).toBe(0);
     expect(await refused(port)).toBe('ECONNREFUSED');
   });
+
+  test("NODE_DEBUG=nexthop:* prints maintainer tracing to stderr through Node's util.debuglog", async () => {
+    const { child } = await start({ NODE_DEBUG: 'nexthop:*' });
+    child.proc.kill('SIGTERM');
+    await child.waitFor(/NEXTHOP:SERVE \d+: signal SIGTERM/);
+    expect(await child.exited).toBe(0);
+  });
+
+  test('without NODE_DEBUG there is no tracing on stderr', async () => {
+    const { child } = await start();
+    child.proc.kill('SIGTERM');
+    expect(await child.exited).toBe(0);
+    expect(child.stderr()).not.toMatch(/NEXTHOP:/);
+  });
 });
 
 describe('runtime errors never take the app down', () => {

@@ -1,10 +1,10 @@
 import cluster, { type Worker } from 'node:cluster';
 import os from 'node:os';
-import createDebug from 'debug';
+import { debuglog } from 'node:util';
 import { NexthopError } from './errors';
 import { closeLogger, type Logger } from './logger';
 
-const debug = createDebug('nexthop:cluster');
+const debug = debuglog('nexthop:cluster');
 
 /**
  * How the primary replaces workers that exit unexpectedly (PM2's exponential backoff):

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
-import createDebug from 'debug';
+import { debuglog } from 'node:util';
 
-const debug = createDebug('nexthop:log-file');
+const debug = debuglog('nexthop:log-file');
 
 /** Rotation and buffering settings of one log file. */
 export interface LineFileOptions {

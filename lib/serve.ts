@@ -2,8 +2,8 @@ import cluster from 'node:cluster';
 import * as http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { debuglog } from 'node:util';
 import type { Application } from 'express';
-import createDebug from 'debug';
 import { startupContext } from './app';
 import { getAppContext } from './context';
 import { NexthopError } from './errors';
@@ -20,7 +20,7 @@ import {
 import { closeLogger, type Logger } from './logger';
 import { startupError } from './startup';
 
-const debug = createDebug('nexthop:serve');
+const debug = debuglog('nexthop:serve');
 
 /**
  * Default keep-alive idle timeout: longer than the front nginx keeps idle connections

@@ -1,13 +1,13 @@
 import type { ClientRequest, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { debuglog } from 'node:util';
 import type { NextFunction, Request, Response } from 'express';
-import createDebug from 'debug';
 import { classify, respondFailure, type UpstreamErrorCode } from './failure';
 import type { CompiledOptions } from './options';
 import { pathnameOf } from './path';
 import type { UpstreamConnection } from './pool';
 
-const debug = createDebug('nexthop:proxy');
+const debug = debuglog('nexthop:proxy');
 
 /** What the proxy records on `res.locals.nexthopUpstream` for the access log. */
 export interface UpstreamRecord {

@@ -1,13 +1,13 @@
 import { request, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import createDebug from 'debug';
+import { debuglog } from 'node:util';
 import { classify, respondUpgradeFailure } from './failure';
 import { relayedFields, requestHead } from './headers';
 import type { CompiledOptions } from './options';
 import { upstreamPath } from './path';
 
-const debug = createDebug('nexthop:proxy');
+const debug = debuglog('nexthop:proxy');
 
 function headBlock(statusLine: string, headers: readonly string[], extra: string): string {
   let block = statusLine;

@@ -388,4 +388,22 @@ describe.each(LANES)('a real process %s', (_lane, appPaths) => {
     const [line] = parseLines(readLines(path.join(logDir, 'access.log')));
     expect(line).toMatchObject({ url: '/slow', status: 200, requestId: 'abc-123', upstreamStatus: 200 });
   });
+
+  test('a proxied request cut at shutdownTimeout keeps its access line (aborted), exit 0', async () => {
+    slowOrigin = http.createServer(() => {}); // takes the request and never answers
+    await new Promise<void>((resolve) => slowOrigin?.listen(0, '127.0.0.1', resolve));
+    const originPort = (slowOrigin.address() as { port: number }).port;
+    const { child, port, logDir } = await startChild(`http://127.0.0.1:${originPort}`, {
+      SHUTDOWN_TIMEOUT: '300',
+    });
+    const stuck = send(port, { path: '/stuck', headers: PLATFORM }).catch(
+      (err: NodeJS.ErrnoException) => err.code ?? err.message,
+    );
+    await new Promise<void>((resolve) => slowOrigin?.once('request', () => resolve()));
+    child.proc.kill('SIGTERM');
+    expect(await child.exited).toBe(0);
+    expect(await stuck).toMatch(/ECONNRESET|socket hang up/);
+    const lines = parseLines(readLines(path.join(logDir, 'access.log')));
+    expect(lines).toEqual([expect.objectContaining({ url: '/stuck', requestId: 'abc-123', aborted: true })]);
+  });
 });

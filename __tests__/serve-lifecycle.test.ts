@@ -84,15 +84,26 @@ describe('a served app as a real process', () => {
   });
 
   test('in-flight requests are cut after shutdownTimeout and the process still exits 0', async () => {
-    const { child, port } = await start({ SHUTDOWN_TIMEOUT: '300' });
+    const { child, port, logDir } = await start({ SHUTDOWN_TIMEOUT: '300' });
     const slow = request(port, '/slow?ms=20000').catch((err: Error) => err.message);
+    const slower = request(port, '/slow?ms=30000').catch((err: Error) => err.message);
     await new Promise((r) => setTimeout(r, 200));
     const signalled = Date.now();
     child.proc.kill('SIGTERM');
     expect(await child.exited).toBe(0);
     expect(Date.now() - signalled).toBeLessThan(3_000);
     expect(await slow).toMatch(/socket hang up|ECONNRESET/);
+    expect(await slower).toMatch(/socket hang up|ECONNRESET/);
     expect(child.stdout()).toContain('shutdown timeout reached');
+    // The cut requests keep their access lines: written before the logs are flushed at exit.
+    const access = fs
+      .readFileSync(path.join(logDir, 'access.log'), 'utf8')
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { url: string; aborted?: boolean });
+    expect(access.map((line) => line.url).sort()).toEqual(['/slow?ms=20000', '/slow?ms=30000']);
+    expect(access.every((line) => line.aborted === true)).toBe(true);
   });
 
   test('drainDelay keeps answering before the listener closes', async () => {

@@ -195,6 +195,13 @@ function findUpgradeHandler(app: Application, url: string): UpgradeHandler | und
 export const SHUTDOWN_IDLE_GRACE = 500;
 
 /**
+ * How long shutdown waits, once the server has closed, for the responses it cut to emit
+ * 'close' (so their access lines are written before the logs are flushed). They do so within
+ * a turn or two of the event loop; the bound only keeps a stuck response from holding exit.
+ */
+const RESPONSE_CLOSE_WAIT = 1000;
+
+/**
  * Per-connection bookkeeping for a shutdown that never cuts a request in its first byte:
  * which responses are in flight (to mark them `Connection: close`) and which keep-alive
  * connections are idle (to close them).
@@ -210,6 +217,7 @@ function trackConnections(server: http.Server) {
   const pipelined = new Map<Duplex, http.ServerResponse[]>();
   let inFlight = 0;
   let timer: NodeJS.Timeout | undefined;
+  let onSettled: (() => void) | undefined;
   // Whole milliseconds of a monotonic clock: small integers, which V8 stores in the Map entry
   // itself, where Date.now() (> 2^31) is a separate 16-byte number per idle connection.
   const clock = (): number => Math.floor(performance.now());
@@ -262,7 +270,7 @@ function trackConnections(server: http.Server) {
     },
     /** A response closed (finished or cut off); its connection may be idle now. */
     finish(res: http.ServerResponse): void {
-      inFlight--;
+      if (--inFlight === 0) onSettled?.();
       const socket = res.req.socket as Duplex;
       const entry = connections.get(socket);
       if (entry === undefined) return;
@@ -284,6 +292,22 @@ function trackConnections(server: http.Server) {
       for (const waiting of pipelined.values()) yield* waiting;
     },
     inFlight: (): number => inFlight,
+    /**
+     * Resolves once every response has emitted 'close' (the access log writes its line then),
+     * or after `limitMs`. A forced close destroys the sockets, and their responses close only
+     * after the server's own 'close' has fired.
+     */
+    settled(limitMs: number): Promise<void> {
+      if (inFlight === 0) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const limit = setTimeout(resolve, limitMs);
+        onSettled = () => {
+          clearTimeout(limit);
+          onSettled = undefined;
+          resolve();
+        };
+      });
+    },
     sweep,
   };
 }
@@ -409,6 +433,8 @@ export function serve(app: Application, options: Readonly<ServeOptions> = {}): P
     timer.unref();
     await closed;
     clearTimeout(timer);
+    // The lines of cut requests are written when their responses close, after the server's.
+    await connections.settled(RESPONSE_CLOSE_WAIT);
     logger.info(forced ? 'server closed (forced)' : 'server closed; all requests finished');
     await closeLogger(logger);
   }

@@ -231,6 +231,34 @@ describe.each(LANES)('a proxied request %s', (_lane, appPaths) => {
     expect(reply.json()).toEqual({ app: true, id: 'abc-123', ip: '203.0.113.7' });
     expect(reply.headers['x-content-type-options']).toBe('nosniff');
   });
+
+  test('an app path followed by a #fragment in the raw request target goes through the app', async () => {
+    const { port } = await start(appPaths);
+    // Express routes on the path before the '#': /api is the app's (404 there, then its proxy).
+    const reply = await send(port, { path: '/api#frag', headers: PLATFORM });
+    expect(reply.status).toBe(200);
+    expect(reply.headers['x-through-express']).toBe('yes');
+  });
+
+  test("accessLog's fields function sees the request as Express's router leaves it", async () => {
+    const seen: Record<string, unknown>[] = [];
+    const fields = (req: express.Request, res: express.Response) => {
+      seen.push({
+        baseUrl: req.baseUrl,
+        params: req.params,
+        res: req.res === res,
+        next: typeof req.next,
+        locals: typeof res.locals,
+      });
+      return { mount: req.baseUrl.length, nParams: Object.keys(req.params).length };
+    };
+    const served = await start(appPaths, { app: { accessLog: { fields } } });
+    await send(served.port, { path: '/x', headers: PLATFORM });
+    const [line] = await served.accessLines();
+    expect(seen).toEqual([{ baseUrl: '', params: {}, res: true, next: 'function', locals: 'object' }]);
+    expect(line).toMatchObject({ mount: 0, nParams: 0 });
+    expect(line).not.toHaveProperty('fieldsError');
+  });
 });
 
 describe('appPaths matching: segment boundaries on the raw URL, case-insensitive like Express', () => {
@@ -256,6 +284,10 @@ describe('appPaths matching: segment boundaries on the raw URL, case-insensitive
     ['http://shop.example/apix', false],
     ['http://shop.example', false],
     ['*', false],
+    ['/api#frag', true],
+    ['/hello#', true],
+    ['/apix#', false],
+    ['http://shop.example/api#f', true],
   ])('%s → app: %s', (url, expected) => {
     expect(isApp(url)).toBe(expected);
   });
@@ -288,6 +320,15 @@ describe('appPaths validation at construction', () => {
     ['a query', ['/api?x'], RangeError, /appPaths entry "\/api\?x" is not a path prefix/],
     ['a space', ['/a b'], RangeError, /is not a path prefix/],
     ['the root', ['/'], RangeError, /appPaths entry "\/" would send every request to the app/],
+    [
+      'a wildcard',
+      ['/api/*'],
+      RangeError,
+      /appPaths entry "\/api\/\*" is a pattern, but entries are literal path prefixes matched on whole segments; use "\/api"/,
+    ],
+    ['a trailing wildcard', ['/hello*'], RangeError, /is a pattern.*use "\/hello"/],
+    ['a route parameter', ['/users/:id'], RangeError, /is a pattern.*use "\/users"/],
+    ['only a wildcard', ['/*'], RangeError, /is a pattern.*list the prefixes themselves, e.g. "\/api"/],
   ])('%s', (_name, appPaths, type, message) => {
     const call = () => serve(app(), { ...quiet, port: 0, appPaths: appPaths as string[] });
     expect(call).toThrow(type);

@@ -27,8 +27,10 @@ function escapeRegExp(text: string): string {
 
 /**
  * Validate `appPaths` and compile them into one test on the raw request URL: a path
- * matches on segment boundaries (`/api` takes `/api`, `/api/x`, `/api?q`, never `/apix`),
- * case-insensitively like Express's router.
+ * matches on segment boundaries (`/api` takes `/api`, `/api/x`, `/api?q`, `/api#f`, never
+ * `/apix`), case-insensitively like Express's router. Entries are literal prefixes: a
+ * wildcard or a route parameter is refused, as it would never match and would hide the
+ * app's routes behind the proxy.
  */
 export function compileAppPaths(appPaths: unknown): (url: string) => boolean {
   if (!Array.isArray(appPaths)) {
@@ -47,6 +49,14 @@ export function compileAppPaths(appPaths: unknown): (url: string) => boolean {
         `nexthop serve: appPaths entry "${entry}" is not a path prefix; use e.g. "/api" (a leading "/", no query, no spaces)`,
       );
     }
+    const pattern = entry.search(/\*|\/:/);
+    if (pattern !== -1) {
+      const literal = entry.slice(0, pattern).replace(/\/+$/, '');
+      throw new RangeError(
+        `nexthop serve: appPaths entry "${entry}" is a pattern, but entries are literal path prefixes ` +
+          `matched on whole segments; ${literal ? `use "${literal}" (it takes every path below it)` : 'list the prefixes themselves, e.g. "/api"'}`,
+      );
+    }
     const trimmed = entry.replace(/\/+$/, '');
     if (trimmed === '') {
       throw new RangeError(
@@ -56,7 +66,8 @@ export function compileAppPaths(appPaths: unknown): (url: string) => boolean {
     return escapeRegExp(trimmed);
   });
   if (prefixes.length === 0) return () => false;
-  const test = new RegExp(`^(?:${prefixes.join('|')})(?:[/?]|$)`, 'i');
+  // Express routes on the path before any `?` or `#` (node passes a `#` in the target on).
+  const test = new RegExp(`^(?:${prefixes.join('|')})(?:[/?#]|$)`, 'i');
   return (url) => test.test(url.charCodeAt(0) === 47 ? url : pathOfAbsoluteForm(url));
 }
 
@@ -122,8 +133,17 @@ export function fastLane(app: Application, appPaths: unknown): FastLane {
     if (isAppPath(req.url ?? '/')) return handleApp(req, res);
     const request = req as Request;
     const response = res as Response;
-    // As Express's router sets it: the access log, requireHttps and the proxy read it.
+    // Without a pathFilter the proxy only calls next with an error; route it like Express would.
+    const next = function fastLaneNext(err?: unknown): void {
+      resumeWithError(handleApp, req, res, err ?? notProxied());
+    } as NextFunction;
+    // What Express's app and router set before a root middleware runs, so the steps, the
+    // proxy's hooks and accessLog's `fields` see the same request on both lanes.
     request.originalUrl = request.url;
+    request.baseUrl = '';
+    request.params = {};
+    request.res = response;
+    request.next = next;
     // A throw is an error like next(err), as Express's router treats it.
     let outcome: unknown;
     try {
@@ -134,10 +154,7 @@ export function fastLane(app: Application, appPaths: unknown): FastLane {
     if (outcome === ANSWERED) return;
     if (outcome !== undefined) return resumeWithError(handleApp, req, res, outcome);
     try {
-      proxy(request, response, function fastLaneNext(err?: unknown) {
-        // Without a pathFilter the proxy only calls next with an error; route it like Express would.
-        resumeWithError(handleApp, req, res, err ?? notProxied());
-      } as NextFunction);
+      proxy(request, response, next);
     } catch (err) {
       resumeWithError(handleApp, req, res, err);
     }

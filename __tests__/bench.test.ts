@@ -235,8 +235,17 @@ describe('npm run bench: other paths', () => {
   }, 60_000);
 
   test.each([
-    [['--rounds', '0'], /--rounds must be a number ≥ 1/],
-    [['--duration=abc'], /--duration must be a number ≥ 1/],
+    [['--rounds', '0'], /--rounds must be a whole number ≥ 1, got "0"/],
+    [['--duration=abc'], /--duration must be a whole number of seconds ≥ 1, got "abc"/],
+    // Whole numbers only: wrk refuses -d1.5s, rounds and counts are counts.
+    [['--duration', '1.5'], /--duration must be a whole number of seconds ≥ 1, got "1\.5"/],
+    [['--rounds', '1.5', '--connections', '2.5'], /--rounds must be a whole number ≥ 1, got "1\.5"/],
+    [['--connections=2.5'], /--connections must be a whole number ≥ 1, got "2\.5"/],
+    [['--warmup', '0.5'], /--warmup must be a whole number of seconds ≥ 0, got "0\.5"/],
+    [['--warmup='], /--warmup must be a whole number of seconds ≥ 0, got ""/],
+    [['--idle', '1e3'], /--idle must be a whole number ≥ 1, got "1e3"/],
+    [['--cold', '-1'], /--cold must be a whole number ≥ 1, got "-1"/],
+    [['--upload-mb', '0.5'], /--upload-mb must be a whole number of MiB ≥ 1, got "0\.5"/],
     [['--only', 'express-hello,nope'], /unknown scenario nope; known: node-hello, express-hello/],
     [['--extras', 'idle,disk'], /unknown extra disk; known: idle, upload, cold/],
     [['--load', 'ab'], /--load must be wrk or autocannon/],
@@ -248,6 +257,8 @@ describe('npm run bench: other paths', () => {
     children.push(child);
     expect(await child.exited).toBe(1);
     expect(child.stderr()).toMatch(message);
+    // Nothing started: the first progress line ("bench: load: …") follows the upstreams' start.
+    expect(child.stderr()).not.toMatch(/bench: load:/);
     expect(child.stdout()).toBe('');
   });
 });

@@ -45,6 +45,8 @@ const USAGE = `Usage: npm run bench -- [options]
   --fail-on-budget     exit 2 when a budget fails
   --help               this text
 
+N and S are whole numbers. A bad option or value is refused (exit 1) before anything starts.
+
 Scenarios: ${SCENARIOS.map((s) => s.id).join(', ')}`;
 
 function parseArgs(argv) {
@@ -70,7 +72,17 @@ function parseArgs(argv) {
     failOnBudget: false,
     help: false,
   };
-  const numbers = { rounds: 1, duration: 1, warmup: 0, connections: 1, idle: 1, cold: 1, 'upload-mb': 1 };
+  // Whole-number options: smallest value, and the unit named when one is refused. wrk takes
+  // whole seconds only, the others count things; the report prints the upload in whole MiB.
+  const numbers = {
+    rounds: [1, ''],
+    duration: [1, ' of seconds'],
+    warmup: [0, ' of seconds'],
+    connections: [1, ''],
+    idle: [1, ''],
+    cold: [1, ''],
+    'upload-mb': [1, ' of MiB'],
+  };
   for (let i = 0; i < argv.length; i++) {
     let [flag, value] = argv[i].split(/=(.*)/s, 2);
     const takeValue = () => {
@@ -79,11 +91,13 @@ function parseArgs(argv) {
       return value;
     };
     const name = flag.replace(/^--/, '');
-    if (name in numbers) {
-      const n = Number(takeValue());
-      if (!Number.isFinite(n) || n < numbers[name])
-        throw new Error(`${flag} must be a number ≥ ${numbers[name]}`);
-      if (name === 'upload-mb') opts.uploadBytes = Math.round(n * MB);
+    if (flag.startsWith('--') && Object.hasOwn(numbers, name)) {
+      const text = takeValue();
+      const [min, unit] = numbers[name];
+      const n = /^[0-9]+$/.test(text) ? Number(text) : NaN;
+      if (!Number.isSafeInteger(n) || n < min)
+        throw new Error(`${flag} must be a whole number${unit} ≥ ${min}, got ${JSON.stringify(text)}`);
+      if (name === 'upload-mb') opts.uploadBytes = n * MB;
       else opts[name] = n;
     } else if (flag === '--quick') continue;
     else if (flag === '--only') opts.only = takeValue().split(',');

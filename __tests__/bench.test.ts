@@ -261,4 +261,24 @@ describe('npm run bench: other paths', () => {
     expect(child.stderr()).not.toMatch(/bench: load:/);
     expect(child.stdout()).toBe('');
   });
+
+  test('--help shows the --quick default of every option --quick changes', async () => {
+    const child = startNode(RUN, {}, ['--help']);
+    children.push(child);
+    expect(await child.exited).toBe(0);
+    for (const [option, quick] of [
+      ['--rounds N', 1],
+      ['--duration S', 1],
+      ['--warmup S', 0],
+      ['--upload-mb N', 64],
+      ['--idle N', 200],
+      ['--cold N', 2],
+    ] as const) {
+      const line = child
+        .stdout()
+        .split('\n')
+        .find((l) => l.trimStart().startsWith(option));
+      expect(line).toMatch(new RegExp(`; quick: ${quick}\\)$`));
+    }
+  });
 });

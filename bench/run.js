@@ -24,17 +24,17 @@ const USAGE = `Usage: npm run bench -- [options]
 
   --quick              smoke check: 1 round of 1 s, no warm-up, 64 MiB upload, 200 idle
                        connections, 2 cold starts (used by npm test; numbers not meaningful)
-  --rounds N           interleaved rounds per scenario (default 3)
+  --rounds N           interleaved rounds per scenario (default 3; quick: 1)
   --duration S         seconds of load per scenario and round (default 10; quick: 1)
-  --warmup S           seconds of unmeasured load before each run (default 2)
+  --warmup S           seconds of unmeasured load before each run (default 2; quick: 0)
   --connections N      keep-alive connections of the load generator (default 50)
   --only a,b           throughput scenarios to run (ids below; default all)
   --extras a,b|none    extras to run: idle, upload, cold (default all)
   --load wrk|autocannon  load generator (default wrk when installed, else autocannon)
   --upstream auto|node|nginx  origin answering "hello" (default nginx when installed)
-  --upload-mb N        size of the upload test in MiB (default 1024)
-  --idle N             idle keep-alive connections to open (default 1000)
-  --cold N             cold starts per setup (default 5)
+  --upload-mb N        size of the upload test in MiB (default 1024; quick: 64)
+  --idle N             idle keep-alive connections to open (default 1000; quick: 200)
+  --cold N             cold starts per setup (default 5; quick: 2)
   --no-pin             do not pin processes to CPUs with taskset
   --no-platform-headers  send bare requests instead of the platform's headers
                        (True-Client-IP, X-Forwarded-*, section-io-id, geo)

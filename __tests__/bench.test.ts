@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { nginxBinary } from './helpers/nginx';
 import { startNode, stop, tempDir, type Child } from './helpers/process';
 
 // `npm run bench -- --quick` as a smoke check: every scenario answers without errors, or is
@@ -235,8 +236,17 @@ describe('npm run bench: other paths', () => {
   }, 60_000);
 
   test.each([
-    [['--rounds', '0'], /--rounds must be a number ≥ 1/],
-    [['--duration=abc'], /--duration must be a number ≥ 1/],
+    [['--rounds', '0'], /--rounds must be a whole number ≥ 1, got "0"/],
+    [['--duration=abc'], /--duration must be a whole number of seconds ≥ 1, got "abc"/],
+    // Whole numbers only: wrk refuses -d1.5s, rounds and counts are counts.
+    [['--duration', '1.5'], /--duration must be a whole number of seconds ≥ 1, got "1\.5"/],
+    [['--rounds', '1.5', '--connections', '2.5'], /--rounds must be a whole number ≥ 1, got "1\.5"/],
+    [['--connections=2.5'], /--connections must be a whole number ≥ 1, got "2\.5"/],
+    [['--warmup', '0.5'], /--warmup must be a whole number of seconds ≥ 0, got "0\.5"/],
+    [['--warmup='], /--warmup must be a whole number of seconds ≥ 0, got ""/],
+    [['--idle', '1e3'], /--idle must be a whole number ≥ 1, got "1e3"/],
+    [['--cold', '-1'], /--cold must be a whole number ≥ 1, got "-1"/],
+    [['--upload-mb', '0.5'], /--upload-mb must be a whole number of MiB ≥ 1, got "0\.5"/],
     [['--only', 'express-hello,nope'], /unknown scenario nope; known: node-hello, express-hello/],
     [['--extras', 'idle,disk'], /unknown extra disk; known: idle, upload, cold/],
     [['--load', 'ab'], /--load must be wrk or autocannon/],
@@ -248,6 +258,97 @@ describe('npm run bench: other paths', () => {
     children.push(child);
     expect(await child.exited).toBe(1);
     expect(child.stderr()).toMatch(message);
+    // Nothing started: the first progress line ("bench: load: …") follows the upstreams' start.
+    expect(child.stderr()).not.toMatch(/bench: load:/);
     expect(child.stdout()).toBe('');
   });
+
+  test('--help shows the --quick default of every option --quick changes', async () => {
+    const child = startNode(RUN, {}, ['--help']);
+    children.push(child);
+    expect(await child.exited).toBe(0);
+    for (const [option, quick] of [
+      ['--rounds N', 1],
+      ['--duration S', 1],
+      ['--warmup S', 0],
+      ['--upload-mb N', 64],
+      ['--idle N', 200],
+      ['--cold N', 2],
+    ] as const) {
+      const line = child
+        .stdout()
+        .split('\n')
+        .find((l) => l.trimStart().startsWith(option));
+      expect(line).toMatch(new RegExp(`; quick: ${quick}\\)$`));
+    }
+  });
+});
+
+/** pid → [ppid, start time, state, command line] of every process, from /proc. */
+function processTable(): Map<number, [ppid: number, start: string, state: string, cmd: string]> {
+  const table = new Map<number, [number, string, string, string]>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // After the ")" that ends the command name: state, ppid, … start time (field 22).
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const cmd = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
+      table.set(Number(entry), [Number(fields[1]), fields[19], fields[0], cmd]);
+    } catch {
+      // ended while we read
+    }
+  }
+  return table;
+}
+
+/** Every descendant of `pid` as { pid, start, cmd }. */
+function descendants(pid: number) {
+  const table = processTable();
+  const found: { pid: number; start: string; cmd: string }[] = [];
+  const parents = [pid];
+  for (let i = 0; i < parents.length; i++) {
+    for (const [p, [ppid, start, , cmd]] of table) {
+      if (ppid !== parents[i]) continue;
+      found.push({ pid: p, start, cmd });
+      parents.push(p);
+    }
+  }
+  return found;
+}
+
+describe('npm run bench: an interrupted or killed run leaves no process behind', () => {
+  // Two nginx instances (the origin and the nginx-proxy scenario), each a master and a worker:
+  // a SIGKILLed master cannot end its worker, so children are ended as process groups.
+  test.each(['SIGINT', 'SIGTERM', 'SIGKILL'] as const)(
+    '%s to the harness ends every process it started, nginx workers too',
+    async (signal) => {
+      nginxBinary();
+      const child = startNode(RUN, {}, [
+        ...['--only', 'nginx-proxy', '--upstream', 'nginx', '--extras', 'none'],
+        ...['--rounds', '3', '--duration', '4', '--warmup', '0'],
+      ]);
+      children.push(child);
+      const pid = child.proc.pid!;
+      let tree = descendants(pid);
+      for (const deadline = Date.now() + 10_000; Date.now() < deadline;) {
+        tree = descendants(pid);
+        if (tree.filter((p) => p.cmd.startsWith('nginx: worker process')).length >= 2) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(tree.filter((p) => p.cmd.startsWith('nginx: worker process'))).toHaveLength(2);
+      child.proc.kill(signal);
+      expect(await child.exited).toBe(signal === 'SIGKILL' ? 'SIGKILL' : 130);
+      // The same processes (pid and start time), alive: zombies wait for PID 1 to reap them.
+      const left = () => {
+        const table = processTable();
+        return tree.filter(({ pid: p, start }) => table.get(p)?.[1] === start && table.get(p)?.[2] !== 'Z');
+      };
+      for (const deadline = Date.now() + 5000; left().length && Date.now() < deadline;) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(left()).toEqual([]);
+    },
+    20_000,
+  );
 });

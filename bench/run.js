@@ -24,17 +24,17 @@ const USAGE = `Usage: npm run bench -- [options]
 
   --quick              smoke check: 1 round of 1 s, no warm-up, 64 MiB upload, 200 idle
                        connections, 2 cold starts (used by npm test; numbers not meaningful)
-  --rounds N           interleaved rounds per scenario (default 3)
+  --rounds N           interleaved rounds per scenario (default 3; quick: 1)
   --duration S         seconds of load per scenario and round (default 10; quick: 1)
-  --warmup S           seconds of unmeasured load before each run (default 2)
+  --warmup S           seconds of unmeasured load before each run (default 2; quick: 0)
   --connections N      keep-alive connections of the load generator (default 50)
   --only a,b           throughput scenarios to run (ids below; default all)
   --extras a,b|none    extras to run: idle, upload, cold (default all)
   --load wrk|autocannon  load generator (default wrk when installed, else autocannon)
   --upstream auto|node|nginx  origin answering "hello" (default nginx when installed)
-  --upload-mb N        size of the upload test in MiB (default 1024)
-  --idle N             idle keep-alive connections to open (default 1000)
-  --cold N             cold starts per setup (default 5)
+  --upload-mb N        size of the upload test in MiB (default 1024; quick: 64)
+  --idle N             idle keep-alive connections to open (default 1000; quick: 200)
+  --cold N             cold starts per setup (default 5; quick: 2)
   --no-pin             do not pin processes to CPUs with taskset
   --no-platform-headers  send bare requests instead of the platform's headers
                        (True-Client-IP, X-Forwarded-*, section-io-id, geo)
@@ -44,6 +44,8 @@ const USAGE = `Usage: npm run bench -- [options]
                        budgets evaluated by this version of the harness
   --fail-on-budget     exit 2 when a budget fails
   --help               this text
+
+N and S are whole numbers. A bad option or value is refused (exit 1) before anything starts.
 
 Scenarios: ${SCENARIOS.map((s) => s.id).join(', ')}`;
 
@@ -70,7 +72,17 @@ function parseArgs(argv) {
     failOnBudget: false,
     help: false,
   };
-  const numbers = { rounds: 1, duration: 1, warmup: 0, connections: 1, idle: 1, cold: 1, 'upload-mb': 1 };
+  // Whole-number options: smallest value, and the unit named when one is refused. wrk takes
+  // whole seconds only, the others count things; the report prints the upload in whole MiB.
+  const numbers = {
+    rounds: [1, ''],
+    duration: [1, ' of seconds'],
+    warmup: [0, ' of seconds'],
+    connections: [1, ''],
+    idle: [1, ''],
+    cold: [1, ''],
+    'upload-mb': [1, ' of MiB'],
+  };
   for (let i = 0; i < argv.length; i++) {
     let [flag, value] = argv[i].split(/=(.*)/s, 2);
     const takeValue = () => {
@@ -79,11 +91,13 @@ function parseArgs(argv) {
       return value;
     };
     const name = flag.replace(/^--/, '');
-    if (name in numbers) {
-      const n = Number(takeValue());
-      if (!Number.isFinite(n) || n < numbers[name])
-        throw new Error(`${flag} must be a number ≥ ${numbers[name]}`);
-      if (name === 'upload-mb') opts.uploadBytes = Math.round(n * MB);
+    if (flag.startsWith('--') && Object.hasOwn(numbers, name)) {
+      const text = takeValue();
+      const [min, unit] = numbers[name];
+      const n = /^[0-9]+$/.test(text) ? Number(text) : NaN;
+      if (!Number.isSafeInteger(n) || n < min)
+        throw new Error(`${flag} must be a whole number${unit} ≥ ${min}, got ${JSON.stringify(text)}`);
+      if (name === 'upload-mb') opts.uploadBytes = n * MB;
       else opts[name] = n;
     } else if (flag === '--quick') continue;
     else if (flag === '--only') opts.only = takeValue().split(',');

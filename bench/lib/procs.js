@@ -1,6 +1,7 @@
 // Child processes for the harness: start pinned to a CPU when `taskset` works, wait for HTTP,
 // read peak/current RSS from /proc, end by PID. Every child is tracked so that an interrupted
-// run leaves nothing behind.
+// run leaves nothing behind, and leads its own process group, ended as a whole: a SIGKILLed
+// nginx master cannot end its worker, which would live on under PID 1.
 'use strict';
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -15,11 +16,16 @@ let reaper;
 
 /**
  * Tell the reaper (bench/lib/reaper.js, started on first use) about a child pid ("add" or
- * "del") or the run's temp folder ("dir").
+ * "del") or the run's temp folder ("dir"). The reaper has a process group of its own too, so
+ * that a signal to the harness's group (Ctrl-C in a terminal, `timeout -s KILL`) leaves it
+ * alive to end the children, which that signal no longer reaches.
  */
 function tellReaper(verb, pid) {
   if (!reaper) {
-    reaper = spawn(process.execPath, [require.resolve('./reaper')], { stdio: ['pipe', 'ignore', 'ignore'] });
+    reaper = spawn(process.execPath, [require.resolve('./reaper')], {
+      stdio: ['pipe', 'ignore', 'ignore'],
+      detached: true,
+    });
     reaper.unref();
     reaper.stdin.unref();
   }
@@ -45,9 +51,24 @@ function hasCommand(name) {
 }
 
 /**
+ * Send `signal` to the process group `pid` leads (every child leads its own); false when the
+ * group is gone. Only for a child not yet reaped, or just reaped: while any member lives the
+ * kernel does not hand the number out again, and free numbers are reused only after wrapping.
+ */
+function signalGroup(pid, signal) {
+  try {
+    process.kill(-pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Start `cmd args` with `env` added, pinned to `cpu` ('0' or '1') when pinning is on
- * (`taskset` execs the command, so the PID is the command's own). Output is kept (last 8 KB
- * of each stream) to explain failures.
+ * (`taskset` execs the command, so the PID is the command's own), as the leader of a new
+ * process group (with nginx's worker in it). Output is kept (last 8 KB of each stream) to
+ * explain failures.
  */
 function start(cmd, args, { env = {}, cpu, cwd, name = cmd, stdin = 'ignore' } = {}) {
   const pinned = pinning && cpu !== undefined;
@@ -55,6 +76,7 @@ function start(cmd, args, { env = {}, cpu, cwd, name = cmd, stdin = 'ignore' } =
     env: { ...process.env, ...env },
     cwd,
     stdio: [stdin, 'pipe', 'pipe'],
+    detached: true,
   });
   let out = '';
   let err = '';
@@ -81,25 +103,31 @@ function start(cmd, args, { env = {}, cpu, cwd, name = cmd, stdin = 'ignore' } =
   if (proc.pid) tellReaper('add', proc.pid);
   exited.then(() => {
     started.delete(child);
-    if (proc.pid) tellReaper('del', proc.pid);
+    if (!proc.pid) return;
+    // A member that outlived its leader (a worker whose master was SIGKILLed) goes too.
+    signalGroup(proc.pid, 'SIGKILL');
+    tellReaper('del', proc.pid);
   });
   return child;
 }
 
-/** SIGTERM, then SIGKILL after `timeoutMs`; resolves once the process has exited. */
+/**
+ * SIGTERM (nginx's master then ends its worker itself), then SIGKILL to the whole group after
+ * `timeoutMs`; resolves once the process has exited.
+ */
 async function stop(child, timeoutMs = 5000) {
   if (child.running()) {
     child.proc.kill('SIGTERM');
-    const timer = setTimeout(() => child.running() && child.proc.kill('SIGKILL'), timeoutMs);
+    const timer = setTimeout(() => child.running() && signalGroup(child.pid, 'SIGKILL'), timeoutMs);
     await child.exited;
     clearTimeout(timer);
   }
   return child.exited;
 }
 
-/** Kill every child still running (used on exit and on Ctrl-C). */
+/** Kill every child still running, with its process group (used on exit and on Ctrl-C). */
 function killAll() {
-  for (const child of started) if (child.running()) child.proc.kill('SIGKILL');
+  for (const child of started) if (child.running()) signalGroup(child.pid, 'SIGKILL');
 }
 
 /** A TCP port free on 127.0.0.1 right now. */
@@ -253,5 +281,6 @@ module.exports = {
   currentRss,
   cpuSeconds,
   processTree,
+  signalGroup,
   tellReaper,
 };

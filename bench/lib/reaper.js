@@ -1,12 +1,14 @@
 // Ends the harness's children if the harness itself dies without cleaning up (SIGKILL, a
 // test runner's timeout): reads "add <pid>" / "del <pid>" lines on stdin, and when stdin
-// closes (the harness is gone) kills every pid still listed, with its descendants (nginx's
-// worker), by id, after checking that the pid is still the same process (same start time),
-// never a recycled one; "dir <path>" names the run's temp folder, removed as well.
+// closes (the harness is gone) kills every pid still listed with its process group (each
+// child leads its own; nginx's worker is in its master's) and its descendants, by id, after
+// checking that the pid is still the same process (same start time), never a recycled one;
+// "dir <path>" names the run's temp folder, removed as well. Started in a process group of
+// its own (bench/lib/procs.js), so a signal to the harness's group does not end it first.
 'use strict';
 const fs = require('node:fs');
 const readline = require('node:readline');
-const { processTree } = require('./procs');
+const { processTree, signalGroup } = require('./procs');
 
 const live = new Map();
 let runDir;
@@ -33,7 +35,9 @@ lines.on('line', (line) => {
 lines.on('close', () => {
   for (const [pid, started] of live) {
     if (started === null || startTime(pid) !== started) continue;
-    for (const member of processTree(pid)) {
+    const tree = processTree(pid);
+    signalGroup(pid, 'SIGKILL');
+    for (const member of tree) {
       try {
         process.kill(member, 'SIGKILL');
       } catch {

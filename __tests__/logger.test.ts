@@ -299,12 +299,12 @@ describe('one-line JSON', () => {
   });
 });
 
-describe('winston is loaded on the first line written', () => {
-  test('a served app at LOG_LEVEL=warn answers without loading it; lines are written as before', async () => {
+describe('winston is loaded only when a line needs it', () => {
+  test('a served app at LOG_LEVEL=info answers and logs its lifecycle without loading it; lines are written as before', async () => {
     const dir = tempLogDir();
     const fixture = path.join(__dirname, 'fixtures', 'lazy-winston.js');
     const { stdout } = await execFileAsync(process.execPath, [fixture], {
-      env: { ...process.env, LOG_DIR: dir, LOG_LEVEL: 'warn', NODE_ENV: 'production' },
+      env: { ...process.env, LOG_DIR: dir, LOG_LEVEL: 'info', NODE_ENV: 'production' },
       timeout: 20_000,
     });
     const report = JSON.parse(/^REPORT (.*)$/m.exec(stdout)![1]) as Record<string, unknown>;
@@ -312,21 +312,59 @@ describe('winston is loaded on the first line written', () => {
       status: 200,
       beforeLine: false,
       afterSkipped: false,
-      afterLine: true,
+      afterPlainLine: false,
+      afterChildLine: true,
       isWinstonLogger: true,
       ownInstance: true,
     });
     const app = parseLines(readLines(path.join(dir, 'app.log')));
     expect(app.map((l) => l.message)).toEqual([
+      expect.stringMatching(/^listening on port \d+ \(HTTP\/1\.1\)$/),
       'first written line',
+      'a child line',
       'debug after level change',
       'child error',
+      'close() called: shutting down',
+      'stopped accepting connections; finishing in-flight requests',
+      'server closed; all requests finished',
     ]);
-    expect(app[0]).toMatchObject({ level: 'warn', n: 1 });
-    expect(app[2]).toMatchObject({ level: 'error', requestId: 'r-1' });
+    expect(app[1]).toMatchObject({ level: 'warn', n: 1 });
+    expect(app[2]).toMatchObject({ level: 'info', requestId: 'r-0' });
+    expect(app[4]).toMatchObject({ level: 'error', requestId: 'r-1' });
     const errors = parseLines(readLines(path.join(dir, 'error.log')));
     expect(errors.map((l) => l.message)).toEqual(['child error']);
     // The access line of the request is written without winston.
     expect(parseLines(readLines(path.join(dir, 'access.log')))).toHaveLength(1);
+  });
+});
+
+describe('lines written without winston', () => {
+  test('plain call shapes give the same app.log, error.log and stdout lines as through winston, in every console mode', async () => {
+    const fixture = path.join(__dirname, 'fixtures', 'direct-lines.js');
+    const { stdout } = await execFileAsync(process.execPath, [fixture], {
+      env: { ...process.env, NODE_ENV: 'production', NO_COLOR: '' },
+      timeout: 20_000,
+    });
+    type Lines = { app: string; error: string; stdout: string };
+    const report = JSON.parse(/^REPORT (.*)$/m.exec(stdout)![1]) as {
+      loadedByPlainShapes: boolean;
+      modes: Record<string, { direct: Lines; winston: Lines }>;
+    };
+    expect(report.loadedByPlainShapes).toBe(false);
+    // Times differ between the two runs; everything else must not.
+    const untimed = (text: string) =>
+      text
+        .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/g, 'TIME')
+        .replace(/^\d\d:\d\d:\d\d\.\d{3} /gm, 'CLOCK ');
+    for (const [mode, { direct, winston: viaWinston }] of Object.entries(report.modes)) {
+      expect([mode, untimed(direct.app)]).toEqual([mode, untimed(viaWinston.app)]);
+      expect([mode, untimed(direct.error)]).toEqual([mode, untimed(viaWinston.error)]);
+      expect([mode, untimed(direct.stdout)]).toEqual([mode, untimed(viaWinston.stdout)]);
+      expect(direct.app.trim().split('\n')).toHaveLength(14);
+      expect(direct.error.trim().split('\n')).toHaveLength(2);
+    }
+    expect(report.modes.json.direct.stdout).toBe(report.modes.json.direct.app);
+    expect(report.modes.pretty.direct.stdout).toContain('\u001b['); // coloured levels
+    expect(report.modes.false.direct.stdout).toBe('');
   });
 });

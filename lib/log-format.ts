@@ -93,6 +93,40 @@ function prettyLine(info: Info, color: boolean): string {
   return line;
 }
 
+// winston's own test for printf-style tokens: with one, it leaves a meta object out of the line.
+const FORMAT_TOKEN = /%[scdjifoO%]/;
+
+/**
+ * The lines winston writes for `logger.<level>(message)` or `logger.<level>(message, meta)`
+ * with a string message and an object meta, built without winston: the info object is
+ * assembled as winston's level method assembles it, then run through the same steps as
+ * {@link normalize} and {@link lineFormat}. `json` is the app.log (and `'json'` console) line,
+ * `pretty` the `'pretty'` console line. Undefined for any other call shape, which goes
+ * through winston itself.
+ */
+export function directLines(
+  level: string,
+  args: readonly unknown[],
+  color: boolean,
+): { json: string; pretty: () => string } | undefined {
+  const [message, meta] = args;
+  if (typeof message !== 'string') return undefined;
+  let info: Info;
+  if (args.length === 1) {
+    info = { message, level } as Info;
+  } else if (args.length === 2 && typeof meta === 'object' && meta !== null && !FORMAT_TOKEN.test(message)) {
+    const extra = meta as Record<string, unknown>;
+    info = Object.assign({}, extra, { level, message }) as Info;
+    if (extra.message) info.message = `${String(info.message)} ${String(extra.message)}`;
+    if (extra.stack) info.stack = extra.stack;
+    if (extra.cause) info.cause = extra.cause;
+  } else {
+    return undefined;
+  }
+  const stamped = jsonLine(stampAndPlainErrors(info));
+  return { json: stamped[MESSAGE] as string, pretty: () => prettyLine(stamped, color) };
+}
+
 /**
  * The concise stdout stream: `'json'` prints the same line as app.log; `'pretty'` prints
  * `HH:MM:SS.mmm level message key=value…`, the level coloured when `color` is true.

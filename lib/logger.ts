@@ -1,12 +1,13 @@
 import cluster from 'node:cluster';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type * as Winston from 'winston';
 import type { Logger } from 'winston';
 import { DEFAULT_LOG_DIR, LOG_LEVELS, type LogLevel } from './config';
 import { NexthopError } from './errors';
 import { acquireLineFile, type LineFile } from './line-file';
-import { consoleFormat, lineFormat, loadWinston, normalize } from './log-format';
+import { consoleFormat, directLines, lineFormat, loadWinston, normalize } from './log-format';
 
 export type { Logger } from 'winston';
 
@@ -245,28 +246,50 @@ export function createLogger(options: Readonly<LoggerOptions> = {}): Logger {
     [ACCESS_SINK]: files[0] ?? (c.consoleMode ? process.stdout : undefined),
   };
   const color = c.consoleMode === 'pretty' && !process.env.NO_COLOR;
-  return lazyLogger(c.level, internals, () => {
-    const winston = loadWinston();
-    const transports: Winston.transport[] = [];
-    if (files.length > 0) transports.push(fileLineTransport(files[1]), fileLineTransport(files[2], 'error'));
-    if (c.consoleMode) {
-      transports.push(new winston.transports.Console({ format: consoleFormat(c.consoleMode, color) }));
+  // Lines of the plain shapes (the lifecycle lines serve() writes at `info`) are written here
+  // exactly as winston's pipeline below would write them, so they do not load winston.
+  const direct: DirectWriter = (level, args) => {
+    const lines = directLines(level, args, color);
+    if (lines === undefined) return false;
+    if (files.length > 0) {
+      files[1].write(`${lines.json}\n`);
+      if (level === 'error') files[2].write(`${lines.json}\n`);
     }
-    const logger = winston.createLogger({
-      level: c.level,
-      format: winston.format.combine(normalize(), lineFormat()),
-      transports,
-      exitOnError: false,
-    });
-    // Loggers with no transport at all would make winston warn on every line.
-    if (transports.length === 0) logger.silent = true;
-    // Child loggers (Object.create of this one) find the same files and access sink.
-    for (const key of [FILES, ACCESS_SINK] as const) {
-      Object.defineProperty(logger, key, { get: () => internals[key], enumerable: false });
-    }
-    return logger;
-  });
+    if (c.consoleMode)
+      process.stdout.write(`${c.consoleMode === 'json' ? lines.json : lines.pretty()}${os.EOL}`);
+    return true;
+  };
+  return lazyLogger(
+    c.level,
+    internals,
+    () => {
+      const winston = loadWinston();
+      const transports: Winston.transport[] = [];
+      if (files.length > 0)
+        transports.push(fileLineTransport(files[1]), fileLineTransport(files[2], 'error'));
+      if (c.consoleMode) {
+        transports.push(new winston.transports.Console({ format: consoleFormat(c.consoleMode, color) }));
+      }
+      const logger = winston.createLogger({
+        level: c.level,
+        format: winston.format.combine(normalize(), lineFormat()),
+        transports,
+        exitOnError: false,
+      });
+      // Loggers with no transport at all would make winston warn on every line.
+      if (transports.length === 0) logger.silent = true;
+      // Child loggers (Object.create of this one) find the same files and access sink.
+      for (const key of [FILES, ACCESS_SINK] as const) {
+        Object.defineProperty(logger, key, { get: () => internals[key], enumerable: false });
+      }
+      return logger;
+    },
+    direct,
+  );
 }
+
+/** Writes one line of a call's arguments without winston; false when it cannot (see directLines). */
+type DirectWriter = (level: string, args: readonly unknown[]) => boolean;
 
 const LEVEL_RANK: ReadonlyMap<string, number> = new Map(LOG_LEVELS.map((level, rank) => [level, rank]));
 
@@ -279,17 +302,39 @@ interface LazyRoot {
 /**
  * The winston logger `build()` makes, built on first real use. Until then, a call of a level
  * method below the level (`logger.debug()` at `info`) is a no-op, as winston's would be, and
- * `child()` returns another such stand-in (`req.log` makes one per request): winston is not
- * loaded at all, so a process whose first app-log line comes late (LOG_LEVEL=warn) starts
- * about 20 ms sooner. Anything else (a line that is written, `add()`, `level = …`, events,
- * `instanceof`) builds the logger and goes to it, so the object behaves as the winston
- * Logger it stands for.
+ * `child()` returns another such stand-in (`req.log` makes one per request), and a root
+ * logger's line of a plain shape (`logger.info('listening', { port })`) is written by
+ * `direct` as winston would write it: winston is not loaded at all, so start-up does not pay
+ * for it (about 20 ms). Anything else (another call shape, a child's line, `add()`,
+ * `level = …`, events, `instanceof`) builds the logger and goes to it, so the object behaves
+ * as the winston Logger it stands for.
  */
-function lazyLogger(root: LazyRoot | LogLevel, internals: LoggerInternals, build: () => Logger): Logger {
+function lazyLogger(
+  root: LazyRoot | LogLevel,
+  internals: LoggerInternals,
+  build: () => Logger,
+  direct?: DirectWriter,
+): Logger {
   const shared: LazyRoot =
     typeof root === 'string' ? { threshold: LEVEL_RANK.get(root) ?? 2, built: false } : root;
   let real: Logger | undefined;
   const methods = new Map<PropertyKey, { from: unknown; bound: unknown }>();
+  const directMethods = new Map<string, (...args: unknown[]) => Logger>();
+  /** `logger.<level>` before winston is built: the line written directly when its shape allows. */
+  const directMethod = (level: string, write: DirectWriter): ((...args: unknown[]) => Logger) => {
+    let method = directMethods.get(level);
+    if (method === undefined) {
+      method = (...args: unknown[]): Logger => {
+        if (real !== undefined || shared.built || !write(level, args)) {
+          const logger = load();
+          (logger[level as LogLevel] as (...a: unknown[]) => unknown)(...args);
+        }
+        return proxy;
+      };
+      directMethods.set(level, method);
+    }
+    return method;
+  };
   const load = (): Logger => {
     if (real === undefined) {
       real = build();
@@ -304,7 +349,9 @@ function lazyLogger(root: LazyRoot | LogLevel, internals: LoggerInternals, build
       if (own(key)) return (target as unknown as LoggerInternals)[key];
       if (real === undefined && !shared.built) {
         if (key === 'child') return lazyChild;
-        if (typeof key === 'string' && (LEVEL_RANK.get(key) ?? -1) > shared.threshold) return skipLine;
+        const rank = typeof key === 'string' ? LEVEL_RANK.get(key) : undefined;
+        if (rank !== undefined && rank > shared.threshold) return skipLine;
+        if (rank !== undefined && direct !== undefined) return directMethod(key as string, direct);
       }
       const logger = load();
       const value: unknown = Reflect.get(logger, key, logger);

@@ -31,8 +31,8 @@ function prepareEnv() {
   process.env.NEXT_HOP = upstream().origin;
   process.env.LOG_DIR ||= fs.mkdtempSync(path.join(os.tmpdir(), 'nexthop-bench-logs-'));
   process.env.NODE_ENV ||= 'production';
-  // Lifecycle lines only: the bench measures the request path, not start-up chatter.
-  process.env.LOG_LEVEL ||= 'warn';
+  // LOG_LEVEL stays as the platform leaves it (unset: `info`, so the lifecycle lines are
+  // written at start-up and shutdown, as in production; no request writes an app-log line).
 }
 
 /**

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import express from 'express';
 import type { Application, NextFunction, Request, Response } from 'express';
@@ -236,6 +237,41 @@ describe('accessLog: one line per request', () => {
     // Express's own req.protocol believes the loopback peer, as trust proxy says.
     expect(line).toMatchObject({ requestId: null, proto: 'https' });
     expect(line.clientIp).toMatch(/127\.0\.0\.1$/);
+  });
+
+  test('bytes counts each response alone when requests are pipelined on one connection', async () => {
+    const h = await harness({}, (app) => {
+      app.get('/slow', (_req, res) => void setTimeout(() => res.send('slow'), 50));
+      app.get('/big', (_req, res) => res.send('b'.repeat(3000)));
+      app.get('/small', (_req, res) => res.send('s'));
+    });
+    // The three responses, in order, as they crossed the wire (the socket stays open: a
+    // client's end would abort the requests still queued).
+    const sizes = await new Promise<number[]>((resolve, reject) => {
+      const socket = net.connect(h.port, '127.0.0.1');
+      let data = '';
+      socket.setEncoding('latin1');
+      socket.on('error', reject);
+      socket.on('data', (chunk: string) => {
+        data += chunk;
+        const found: number[] = [];
+        let at = 0;
+        while (at < data.length) {
+          const head = data.indexOf('\r\n\r\n', at);
+          const length = /content-length: (\d+)/i.exec(data.slice(at, head));
+          if (head < 0 || !length || data.length < head + 4 + Number(length[1])) break;
+          found.push(head + 4 + Number(length[1]) - at);
+          at = head + 4 + Number(length[1]);
+        }
+        if (found.length < 3) return;
+        resolve(found);
+        socket.destroy();
+      });
+      socket.write(['/slow', '/big', '/small'].map((p) => `GET ${p} HTTP/1.1\r\nHost: x\r\n\r\n`).join(''));
+    });
+    const lines = await h.finish(3);
+    const bytes = Object.fromEntries(lines.map((l) => [l.url, l.bytes]));
+    expect(bytes).toEqual({ '/slow': sizes[0], '/big': sizes[1], '/small': sizes[2] });
   });
 
   test('ms covers the time spent in later middleware and the route', async () => {

@@ -99,7 +99,10 @@ function extraPart(req: Request, res: Response, c: CompiledAccessLog): string {
 export interface Started {
   at: number;
   wall: number;
+  /** The socket's bytesWritten when the response got it; -1 while it waits (pipelining). */
   bytes: number;
+  /** The socket's bytesWritten when the next pipelined response took it over, if one did. */
+  end: number | undefined;
   /** Read now: an aborted socket no longer knows its peer (Node caches it per connection). */
   peer: string | undefined;
 }
@@ -133,7 +136,7 @@ export function formatLine(
   return (
     `{"time":"${isoTime(started.wall)}","method":${methodText(req.method)}` +
     `,"url":${text(redactUrl(req.originalUrl ?? req.url, c.redactQuery))}` +
-    `,"status":${res.headersSent ? res.statusCode : 'null'},"bytes":${socket.bytesWritten - started.bytes}` +
+    `,"status":${res.headersSent ? res.statusCode : 'null'},"bytes":${started.bytes < 0 ? 0 : (started.end ?? socket.bytesWritten) - started.bytes}` +
     `,"ms":${number(performance.now() - started.at, true)}` +
     `,"clientIp":${text(req.clientIp ?? started.peer)},"proto":${protoText(req.proto ?? req.protocol)}` +
     `,"host":${header(req, 'host', c.redactHost)},"userAgent":${header(req, 'user-agent', c.redactUserAgent)}` +

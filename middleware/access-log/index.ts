@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Application, Request, RequestHandler, Response } from 'express';
 import { getAppContext } from '../../lib/context';
@@ -55,15 +56,38 @@ export function accessLog(options: Readonly<AccessLogOptions> = {}): RequestHand
     if (keep) sinkFor(this.req)?.write(formatLine(this.req, this, started, c));
   }
 
+  // Pipelining: a request's response waits for the ones before it on its connection, and gets
+  // the socket when the one ahead has finished, before that one's 'close' (its line). The
+  // socket's byte count at that moment ends the count of the one ahead and starts this one's.
+  const CURRENT = Symbol('nexthop.accessLogCurrent');
+  type CountedSocket = Socket & { [CURRENT]?: Started };
+  function countBytesFromHere(
+    this: Response & Record<symbol, Started | undefined>,
+    socket: CountedSocket,
+  ): void {
+    const bytes = socket.bytesWritten;
+    const ahead = socket[CURRENT];
+    if (ahead !== undefined && ahead.end === undefined) ahead.end = bytes;
+    const started = this[STARTED];
+    if (started === undefined) return;
+    started.bytes = bytes;
+    socket[CURRENT] = started;
+  }
+
   function accessLogStep(req: Request, res: Response): undefined {
     if (c.skip !== undefined && c.skip(req)) return undefined;
-    const socket = req.socket;
-    (res as Response & Record<symbol, Started | undefined>)[STARTED] = {
+    const socket = req.socket as CountedSocket;
+    const waiting = res.socket === null;
+    const started: Started = {
       at: performance.now(),
       wall: Date.now(),
-      bytes: socket.bytesWritten,
+      bytes: waiting ? -1 : socket.bytesWritten,
+      end: undefined,
       peer: socket.remoteAddress,
     };
+    (res as Response & Record<symbol, Started | undefined>)[STARTED] = started;
+    if (waiting) res.once('socket', countBytesFromHere);
+    else socket[CURRENT] = started;
     // 'close' follows 'finish' on a completed response and comes alone on an aborted one:
     // one listener, one line, either way.
     res.on('close', writeAccessLine);

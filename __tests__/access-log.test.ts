@@ -245,33 +245,44 @@ describe('accessLog: one line per request', () => {
       app.get('/big', (_req, res) => res.send('b'.repeat(3000)));
       app.get('/small', (_req, res) => res.send('s'));
     });
-    // The three responses, in order, as they crossed the wire (the socket stays open: a
-    // client's end would abort the requests still queued).
-    const sizes = await new Promise<number[]>((resolve, reject) => {
-      const socket = net.connect(h.port, '127.0.0.1');
-      let data = '';
-      socket.setEncoding('latin1');
-      socket.on('error', reject);
-      socket.on('data', (chunk: string) => {
-        data += chunk;
-        const found: number[] = [];
-        let at = 0;
-        while (at < data.length) {
-          const head = data.indexOf('\r\n\r\n', at);
-          const length = /content-length: (\d+)/i.exec(data.slice(at, head));
-          if (head < 0 || !length || data.length < head + 4 + Number(length[1])) break;
-          found.push(head + 4 + Number(length[1]) - at);
-          at = head + 4 + Number(length[1]);
-        }
-        if (found.length < 3) return;
-        resolve(found);
-        socket.destroy();
+    // Two pipelined batches on one connection; each response's size as it crossed the wire
+    // (the socket stays open: a client's end would abort the requests still queued).
+    const batches = [
+      ['/slow?n=1', '/big?n=2', '/small?n=3'],
+      ['/slow?n=4', '/small?n=5', '/big?n=6'],
+    ];
+    const socket = net.connect(h.port, '127.0.0.1');
+    socket.setEncoding('latin1');
+    let data = '';
+    const sizes: number[] = [];
+    const responses = (n: number) =>
+      new Promise<void>((resolve, reject) => {
+        const scan = () => {
+          let head = data.indexOf('\r\n\r\n');
+          let length = /content-length: (\d+)/i.exec(data.slice(0, Math.max(head, 0)));
+          while (head >= 0 && length && data.length >= head + 4 + Number(length[1])) {
+            sizes.push(head + 4 + Number(length[1]));
+            data = data.slice(head + 4 + Number(length[1]));
+            head = data.indexOf('\r\n\r\n');
+            length = /content-length: (\d+)/i.exec(data.slice(0, Math.max(head, 0)));
+          }
+          if (sizes.length < n) return;
+          socket.off('data', onData);
+          resolve();
+        };
+        const onData = (chunk: string) => ((data += chunk), scan());
+        socket.on('data', onData);
+        socket.once('error', reject);
       });
-      socket.write(['/slow', '/big', '/small'].map((p) => `GET ${p} HTTP/1.1\r\nHost: x\r\n\r\n`).join(''));
-    });
-    const lines = await h.finish(3);
+    for (const [i, batch] of batches.entries()) {
+      socket.write(batch.map((p) => `GET ${p} HTTP/1.1\r\nHost: x\r\n\r\n`).join(''));
+      await responses(3 * (i + 1));
+    }
+    socket.destroy();
+    const lines = await h.finish(6);
     const bytes = Object.fromEntries(lines.map((l) => [l.url, l.bytes]));
-    expect(bytes).toEqual({ '/slow': sizes[0], '/big': sizes[1], '/small': sizes[2] });
+    expect(bytes).toEqual(Object.fromEntries(batches.flat().map((url, i) => [url, sizes[i]])));
+    expect(new Set(sizes).size).toBeGreaterThan(1);
   });
 
   test('ms covers the time spent in later middleware and the route', async () => {

@@ -103,6 +103,8 @@ export interface Started {
   bytes: number;
   /** The socket's bytesWritten when the next pipelined response took it over, if one did. */
   end: number | undefined;
+  /** A pipelined response waiting for the socket: the record of the response ahead of it. */
+  ahead: Started | undefined;
   /** Read now: an aborted socket no longer knows its peer (Node caches it per connection). */
   peer: string | undefined;
 }

@@ -59,35 +59,46 @@ export function accessLog(options: Readonly<AccessLogOptions> = {}): RequestHand
   // Pipelining: a request's response waits for the ones before it on its connection, and gets
   // the socket when the one ahead has finished, before that one's 'close' (its line). The
   // socket's byte count at that moment ends the count of the one ahead and starts this one's.
-  const CURRENT = Symbol('nexthop.accessLogCurrent');
-  type CountedSocket = Socket & { [CURRENT]?: Started };
+  // Only a waiting response does any of this (requests that are not pipelined pay nothing): it
+  // links itself to the one ahead, the socket's current response or the last one queued.
+  const LAST_QUEUED = Symbol('nexthop.accessLogLastQueued');
+  type QueueSocket = Socket & {
+    [LAST_QUEUED]?: Started;
+    /** node's response holding the socket (`_httpMessage`, stable since node 0.x). */
+    _httpMessage?: Record<symbol, Started | undefined> | null;
+  };
   function countBytesFromHere(
     this: Response & Record<symbol, Started | undefined>,
-    socket: CountedSocket,
+    socket: QueueSocket,
   ): void {
-    const bytes = socket.bytesWritten;
-    const ahead = socket[CURRENT];
-    if (ahead !== undefined && ahead.end === undefined) ahead.end = bytes;
     const started = this[STARTED];
     if (started === undefined) return;
+    const bytes = socket.bytesWritten;
+    if (started.ahead !== undefined && started.ahead.end === undefined) started.ahead.end = bytes;
+    started.ahead = undefined;
     started.bytes = bytes;
-    socket[CURRENT] = started;
+    if (socket[LAST_QUEUED] === started) socket[LAST_QUEUED] = undefined;
   }
 
   function accessLogStep(req: Request, res: Response): undefined {
     if (c.skip !== undefined && c.skip(req)) return undefined;
-    const socket = req.socket as CountedSocket;
+    const socket = req.socket;
     const waiting = res.socket === null;
     const started: Started = {
       at: performance.now(),
       wall: Date.now(),
       bytes: waiting ? -1 : socket.bytesWritten,
       end: undefined,
+      ahead: undefined,
       peer: socket.remoteAddress,
     };
     (res as Response & Record<symbol, Started | undefined>)[STARTED] = started;
-    if (waiting) res.once('socket', countBytesFromHere);
-    else socket[CURRENT] = started;
+    if (waiting) {
+      const queue = socket as QueueSocket;
+      started.ahead = queue[LAST_QUEUED] ?? queue._httpMessage?.[STARTED];
+      queue[LAST_QUEUED] = started;
+      res.once('socket', countBytesFromHere);
+    }
     // 'close' follows 'finish' on a completed response and comes alone on an aborted one:
     // one listener, one line, either way.
     res.on('close', writeAccessLine);

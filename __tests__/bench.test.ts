@@ -338,7 +338,7 @@ describe('npm run bench: an interrupted or killed run leaves no process behind',
       }
       expect(tree.filter((p) => p.cmd.startsWith('nginx: worker process'))).toHaveLength(2);
       child.proc.kill(signal);
-      expect(await child.exited).toBe(signal === 'SIGKILL' ? 'SIGKILL' : 130);
+      expect(await child.exited).toBe({ SIGINT: 130, SIGTERM: 143, SIGKILL: 'SIGKILL' }[signal]);
       // The same processes (pid and start time), alive: zombies wait for PID 1 to reap them.
       const left = () => {
         const table = processTable();

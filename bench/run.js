@@ -370,7 +370,9 @@ async function main() {
     fs.rmSync(ctx.runDir, { recursive: true, force: true });
   };
   process.on('exit', cleanup);
-  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
+  // The shell's convention: 128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM).
+  for (const signal of ['SIGINT', 'SIGTERM'])
+    process.on(signal, () => process.exit(128 + os.constants.signals[signal]));
 
   await startUpstreams(ctx);
   progress(`load: ${ctx.meta.load.description}; upstream: ${ctx.meta.upstream}; pinned: ${ctx.meta.pinned}`);

@@ -172,6 +172,30 @@ describe('cluster supervisor (real processes and signals)', () => {
     );
   });
 
+  test('NEXTHOP_LOG_SUFFIX set for the whole cluster: each worker still writes files of its own', async () => {
+    const dir = tempDir();
+    try {
+      child = startNode(fixture, { LOG_DIR: dir, APP_PORT: '0', WORKERS: '2', NEXTHOP_LOG_SUFFIX: 'w7' });
+      const port = Number((await child.waitFor(/READY (\d+) primary/, 15_000))[1]);
+      await waitForLogs(child, /^worker \d ready$/, 2);
+      for (let i = 0; i < 6; i++) expect((await request(port, '/pid', { agent: false })).status).toBe(200);
+      child.proc.kill('SIGTERM');
+      expect(await child.exited).toBe(0);
+      const files = fs.readdirSync(dir).sort();
+      // The primary keeps the suffix as given; workers add `-worker-<id>`.
+      expect(files).toEqual(expect.arrayContaining(['access.w7.log', 'app.w7.log', 'error.w7.log']));
+      const workerAccess = files.filter((f) => /^access\.w7-worker-\d+\.log$/.test(f));
+      expect(workerAccess).toHaveLength(2);
+      const lines = workerAccess.flatMap((f) =>
+        fs.readFileSync(path.join(dir, f), 'utf8').trim().split('\n').filter(Boolean),
+      );
+      expect(lines).toHaveLength(6);
+      expect(fs.readFileSync(path.join(dir, 'access.w7.log'), 'utf8')).toBe('');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('SIGKILL of the primary leaves no orphan worker serving', async () => {
     const { port } = await startCluster({ WORKERS: '2' });
     const workers = (await waitForLogs(child!, /^worker \d ready$/, 2)).map(workerPid);

@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import os from 'node:os';
 import { debuglog } from 'node:util';
+import { WORKER_ID_ENV } from './config';
 import { NexthopError } from './errors';
 import { closeLogger, type Logger } from './logger';
 
@@ -28,8 +29,7 @@ export const RESTART_POLICY: RestartPolicy = Object.freeze({
   maxStartupFailures: 5,
 });
 
-/** Env variable set in each worker: its slot number, 1…workers, kept by its replacements. */
-export const WORKER_ID_ENV = 'NEXTHOP_WORKER_ID';
+export { WORKER_ID_ENV } from './config';
 
 /** Extra time the primary gives workers beyond their own drain + shutdown timeout before SIGKILL. */
 const KILL_MARGIN = 5_000;

@@ -1,6 +1,9 @@
 import path from 'node:path';
 import { ConfigError } from './errors';
 
+/** Env variable set in each worker forked by serve()'s cluster supervisor: its slot number, 1…workers, kept by its replacements. */
+export const WORKER_ID_ENV = 'NEXTHOP_WORKER_ID';
+
 /** Winston's npm levels, most severe first. `LOG_LEVEL` must be one of them. */
 export const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];

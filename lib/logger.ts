@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type * as Winston from 'winston';
 import type { Logger } from 'winston';
-import { DEFAULT_LOG_DIR, LOG_LEVELS, type LogLevel } from './config';
+import { DEFAULT_LOG_DIR, LOG_LEVELS, WORKER_ID_ENV, type LogLevel } from './config';
 import { NexthopError } from './errors';
 import { acquireLineFile, type LineFile } from './line-file';
 import { consoleFormat, directLines, lineFormat, loadWinston, normalize } from './log-format';
@@ -50,7 +50,8 @@ export interface LoggerOptions {
   /**
    * Per-process file name part: `'w1'` gives `access.w1.log`, `app.w1.log`, `error.w1.log`.
    * Letters, digits, `-` and `_`, at most 32.
-   * @default `NEXTHOP_LOG_SUFFIX`, else `worker-<id>` in a cluster worker, else none
+   * @default `NEXTHOP_LOG_SUFFIX` (plus `-worker-<id>` in a worker of serve()'s cluster), else
+   * `worker-<id>` in a cluster worker, else none
    * @example createLogger({ suffix: `w${slot}` })
    */
   suffix?: string;
@@ -156,10 +157,16 @@ function checkCount(name: string, value: unknown, fallback: number, min: number,
   return value;
 }
 
-function defaultSuffix(): string {
-  const fromEnv = process.env[LOG_SUFFIX_ENV];
-  if (fromEnv) return fromEnv;
-  return cluster.isWorker && cluster.worker ? `worker-${cluster.worker.id}` : '';
+/**
+ * The file-name suffix of a process that sets none itself: `NEXTHOP_LOG_SUFFIX`, else
+ * `worker-<id>` in a cluster worker. A worker forked by serve()'s supervisor inherits the
+ * primary's environment, so a suffix set for the whole cluster gets the worker's part too
+ * (`w7-worker-1`): two processes never share a file (each rotates its own).
+ */
+function defaultSuffix(fromEnv: string): string {
+  const worker = cluster.isWorker && cluster.worker ? `worker-${cluster.worker.id}` : '';
+  if (fromEnv === '') return worker;
+  return worker !== '' && process.env[WORKER_ID_ENV] !== undefined ? `${fromEnv}-${worker}` : fromEnv;
 }
 
 function compile(options: Readonly<LoggerOptions>) {
@@ -180,13 +187,14 @@ function compile(options: Readonly<LoggerOptions>) {
       `nexthop createLogger: console must be 'pretty', 'json' or false, got ${String(consoleMode)}`,
     );
   }
-  const suffix = options.suffix ?? defaultSuffix();
-  if (typeof suffix !== 'string' || (suffix !== '' && !/^[A-Za-z0-9_-]{1,32}$/.test(suffix))) {
+  const given = options.suffix ?? process.env[LOG_SUFFIX_ENV] ?? '';
+  if (typeof given !== 'string' || (given !== '' && !/^[A-Za-z0-9_-]{1,32}$/.test(given))) {
     const source = options.suffix === undefined ? ` (from ${LOG_SUFFIX_ENV})` : '';
     throw new RangeError(
-      `nexthop createLogger: suffix ${JSON.stringify(suffix)}${source} must be 1-32 letters, digits, "-" or "_" (e.g. "w1")`,
+      `nexthop createLogger: suffix ${JSON.stringify(given)}${source} must be 1-32 letters, digits, "-" or "_" (e.g. "w1")`,
     );
   }
+  const suffix = options.suffix ?? defaultSuffix(given);
   if (options.dir !== undefined && (typeof options.dir !== 'string' || options.dir.trim() === '')) {
     throw new TypeError(
       `nexthop createLogger: dir must be a folder path, e.g. './logs', got ${String(options.dir)}`,

@@ -90,6 +90,52 @@ function abortedRequest(port: number, arrived: Promise<void>): Promise<void> {
   });
 }
 
+/** Routes of the pipelining tests: responses of different sizes, one of them late. */
+function pipelineRoutes(app: Application): void {
+  app.get('/slow', (_req, res) => void setTimeout(() => res.send('slow'), 50));
+  app.get('/big', (_req, res) => res.send('b'.repeat(3000)));
+  app.get('/small', (_req, res) => res.send('s'));
+  app.get('/skipped', (_req, res) => res.send('not logged'));
+}
+
+/**
+ * Send each batch of GETs pipelined on one connection (the next batch once the previous is
+ * answered) and return every response's size as it crossed the wire, in order. The socket
+ * stays open until the end: a client's end would abort the requests still queued.
+ */
+async function pipelined(port: number, batches: string[][]): Promise<number[]> {
+  const socket = net.connect(port, '127.0.0.1');
+  socket.setEncoding('latin1');
+  let data = '';
+  const sizes: number[] = [];
+  const responses = (n: number) =>
+    new Promise<void>((resolve, reject) => {
+      const scan = () => {
+        for (;;) {
+          const head = data.indexOf('\r\n\r\n');
+          const length = head < 0 ? null : /content-length: (\d+)/i.exec(data.slice(0, head));
+          if (!length || data.length < head + 4 + Number(length[1])) break;
+          sizes.push(head + 4 + Number(length[1]));
+          data = data.slice(head + 4 + Number(length[1]));
+        }
+        if (sizes.length < n) return;
+        socket.off('data', onData);
+        resolve();
+      };
+      const onData = (chunk: string) => ((data += chunk), scan());
+      socket.on('data', onData);
+      socket.once('error', reject);
+    });
+  let total = 0;
+  for (const batch of batches) {
+    socket.write(batch.map((p) => `GET ${p} HTTP/1.1\r\nHost: x\r\n\r\n`).join(''));
+    total += batch.length;
+    await responses(total);
+  }
+  socket.destroy();
+  return sizes;
+}
+
 describe('accessLog: one line per request', () => {
   test('N requests, aborted ones and proxy failures included, give exactly N JSON lines with every field', async () => {
     const slowArrived = counter();
@@ -240,49 +286,39 @@ describe('accessLog: one line per request', () => {
   });
 
   test('bytes counts each response alone when requests are pipelined on one connection', async () => {
-    const h = await harness({}, (app) => {
-      app.get('/slow', (_req, res) => void setTimeout(() => res.send('slow'), 50));
-      app.get('/big', (_req, res) => res.send('b'.repeat(3000)));
-      app.get('/small', (_req, res) => res.send('s'));
-    });
-    // Two pipelined batches on one connection; each response's size as it crossed the wire
-    // (the socket stays open: a client's end would abort the requests still queued).
+    const h = await harness({ skip: ['/skipped'] }, pipelineRoutes);
+    // Two pipelined batches on one connection, one request in each not logged (skip).
     const batches = [
-      ['/slow?n=1', '/big?n=2', '/small?n=3'],
-      ['/slow?n=4', '/small?n=5', '/big?n=6'],
+      ['/slow?n=1', '/big?n=2', '/skipped', '/small?n=3'],
+      ['/slow?n=4', '/small?n=5', '/skipped', '/big?n=6'],
     ];
-    const socket = net.connect(h.port, '127.0.0.1');
-    socket.setEncoding('latin1');
-    let data = '';
-    const sizes: number[] = [];
-    const responses = (n: number) =>
-      new Promise<void>((resolve, reject) => {
-        const scan = () => {
-          let head = data.indexOf('\r\n\r\n');
-          let length = /content-length: (\d+)/i.exec(data.slice(0, Math.max(head, 0)));
-          while (head >= 0 && length && data.length >= head + 4 + Number(length[1])) {
-            sizes.push(head + 4 + Number(length[1]));
-            data = data.slice(head + 4 + Number(length[1]));
-            head = data.indexOf('\r\n\r\n');
-            length = /content-length: (\d+)/i.exec(data.slice(0, Math.max(head, 0)));
-          }
-          if (sizes.length < n) return;
-          socket.off('data', onData);
-          resolve();
-        };
-        const onData = (chunk: string) => ((data += chunk), scan());
-        socket.on('data', onData);
-        socket.once('error', reject);
-      });
-    for (const [i, batch] of batches.entries()) {
-      socket.write(batch.map((p) => `GET ${p} HTTP/1.1\r\nHost: x\r\n\r\n`).join(''));
-      await responses(3 * (i + 1));
-    }
-    socket.destroy();
-    const lines = await h.finish(6);
+    const sizes = await pipelined(h.port, batches);
+    const lines = await h.finish(8);
     const bytes = Object.fromEntries(lines.map((l) => [l.url, l.bytes]));
-    expect(bytes).toEqual(Object.fromEntries(batches.flat().map((url, i) => [url, sizes[i]])));
+    const expected = batches.flat().map((url, i) => [url, sizes[i]]);
+    expect(bytes).toEqual(Object.fromEntries(expected.filter(([url]) => url !== '/skipped')));
     expect(new Set(sizes).size).toBeGreaterThan(1);
+  });
+
+  test("bytes stay each response's own when pipelined requests reach the access log out of order", async () => {
+    const dir = tempLogDir();
+    const logger = createLogger({ dir, console: false });
+    const app = express();
+    // An asynchronous step before the access log lets a later request overtake an earlier one.
+    app.use((req, _res, next) => void (req.path === '/big' ? setTimeout(next, 30) : next()));
+    app.use(accessLog({ logger }));
+    pipelineRoutes(app);
+    const { server, port } = await listen(app);
+    open.push(server);
+    const batch = ['/small?n=1', '/big?n=2', '/small?n=3'];
+    const sizes = await pipelined(port, [batch]);
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    await closeLogger(logger);
+    const lines = parseLines(readLines(path.join(dir, 'access.log')));
+    expect(Object.fromEntries(lines.map((l) => [l.url, l.bytes]))).toEqual(
+      Object.fromEntries(batch.map((url, i) => [url, sizes[i]])),
+    );
   });
 
   test('ms covers the time spent in later middleware and the route', async () => {

@@ -101,10 +101,8 @@ export interface Started {
   wall: number;
   /** The socket's bytesWritten when the response got it; -1 while it waits (pipelining). */
   bytes: number;
-  /** The socket's bytesWritten when the next pipelined response took it over, if one did. */
+  /** The socket's bytesWritten at the response's 'prefinish'; unset when it never finished. */
   end: number | undefined;
-  /** A pipelined response waiting for the socket: the record of the response ahead of it. */
-  ahead: Started | undefined;
   /** Read now: an aborted socket no longer knows its peer (Node caches it per connection). */
   peer: string | undefined;
 }

@@ -56,49 +56,51 @@ export function accessLog(options: Readonly<AccessLogOptions> = {}): RequestHand
     if (keep) sinkFor(this.req)?.write(formatLine(this.req, this, started, c));
   }
 
-  // Pipelining: a request's response waits for the ones before it on its connection, and gets
-  // the socket when the one ahead has finished, before that one's 'close' (its line). The
-  // socket's byte count at that moment ends the count of the one ahead and starts this one's.
-  // Only a waiting response does any of this (requests that are not pipelined pay nothing): it
-  // links itself to the one ahead, the socket's current response or the last one queued.
-  const LAST_QUEUED = Symbol('nexthop.accessLogLastQueued');
-  type QueueSocket = Socket & {
-    [LAST_QUEUED]?: Started;
-    /** node's response holding the socket (`_httpMessage`, stable since node 0.x). */
-    _httpMessage?: Record<symbol, Started | undefined> | null;
-  };
-  function countBytesFromHere(
-    this: Response & Record<symbol, Started | undefined>,
-    socket: QueueSocket,
-  ): void {
+  // A response's bytes are the socket's count from when the response has the socket to its
+  // 'prefinish' (all its bytes handed to the socket). That matters with pipelining only: a
+  // pipelined response waits for the ones before it and gets the socket when they are done,
+  // and the next one takes the socket over (and writes) before this one's 'close', whatever
+  // order the requests reached this middleware in. So once a connection is seen pipelining,
+  // its responses take both ends on their own events; other connections pay nothing for it.
+  const PIPELINED = Symbol('nexthop.accessLogPipelined');
+  type Counted = Response & Record<symbol, Started | undefined>;
+  type PipelinedSocket = Socket & { [PIPELINED]?: true; _httpMessage?: Counted | null };
+  function countFromHere(this: Counted, socket: Socket): void {
     const started = this[STARTED];
-    if (started === undefined) return;
-    const bytes = socket.bytesWritten;
-    if (started.ahead !== undefined && started.ahead.end === undefined) started.ahead.end = bytes;
-    started.ahead = undefined;
-    started.bytes = bytes;
-    if (socket[LAST_QUEUED] === started) socket[LAST_QUEUED] = undefined;
+    if (started !== undefined) started.bytes = socket.bytesWritten;
+  }
+  function countToHere(this: Counted): void {
+    const started = this[STARTED];
+    if (started !== undefined && this.socket !== null) started.end = this.socket.bytesWritten;
+  }
+  /** A request is waiting behind another: from now on its connection's responses count their end. */
+  function notePipelining(socket: PipelinedSocket): void {
+    if (socket[PIPELINED]) return;
+    socket[PIPELINED] = true;
+    // The response holding the socket (node's `_httpMessage`, stable since node 0.x).
+    const holder = socket._httpMessage;
+    const started = holder?.[STARTED];
+    if (holder == null || started === undefined || started.end !== undefined) return;
+    // Ended, it has handed all its bytes to the socket, and nothing else has written since.
+    if (holder.writableEnded) started.end = socket.bytesWritten;
+    else holder.on('prefinish', countToHere);
   }
 
   function accessLogStep(req: Request, res: Response): undefined {
-    if (c.skip !== undefined && c.skip(req)) return undefined;
-    const socket = req.socket;
+    const socket = req.socket as PipelinedSocket;
     const waiting = res.socket === null;
+    if (waiting) notePipelining(socket);
+    if (c.skip !== undefined && c.skip(req)) return undefined;
     const started: Started = {
       at: performance.now(),
       wall: Date.now(),
       bytes: waiting ? -1 : socket.bytesWritten,
       end: undefined,
-      ahead: undefined,
       peer: socket.remoteAddress,
     };
-    (res as Response & Record<symbol, Started | undefined>)[STARTED] = started;
-    if (waiting) {
-      const queue = socket as QueueSocket;
-      started.ahead = queue[LAST_QUEUED] ?? queue._httpMessage?.[STARTED];
-      queue[LAST_QUEUED] = started;
-      res.once('socket', countBytesFromHere);
-    }
+    (res as Counted)[STARTED] = started;
+    if (waiting) res.once('socket', countFromHere);
+    if (socket[PIPELINED]) res.on('prefinish', countToHere);
     // 'close' follows 'finish' on a completed response and comes alone on an aborted one:
     // one listener, one line, either way.
     res.on('close', writeAccessLine);

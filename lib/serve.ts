@@ -212,6 +212,9 @@ const RESPONSE_CLOSE_WAIT = 1000;
  * gets its hash once. A connection's entry is its response in flight, or the time it went
  * idle; the rare pipelined responses waiting behind the first are listed apart.
  */
+const DROPPED = Symbol('nexthop.droppedResponse');
+type Dropped = http.ServerResponse & { [DROPPED]?: true };
+
 function trackConnections(server: http.Server) {
   const connections = new Map<Duplex, http.ServerResponse | number>();
   const pipelined = new Map<Duplex, http.ServerResponse[]>();
@@ -223,6 +226,14 @@ function trackConnections(server: http.Server) {
   const clock = (): number => Math.floor(performance.now());
   // One shared listener ('close' comes once): an idle keep-alive connection holds no closure.
   function forget(this: Duplex): void {
+    // Responses queued behind the current one never emit 'close' when their connection goes
+    // (node drops them): they are no longer in flight.
+    const waiting = pipelined.get(this);
+    if (waiting !== undefined) {
+      for (const res of waiting) (res as Dropped)[DROPPED] = true;
+      inFlight -= waiting.length;
+      if (inFlight === 0) onSettled?.();
+    }
     connections.delete(this);
     pipelined.delete(this);
   }
@@ -270,6 +281,7 @@ function trackConnections(server: http.Server) {
     },
     /** A response closed (finished or cut off); its connection may be idle now. */
     finish(res: http.ServerResponse): void {
+      if ((res as Dropped)[DROPPED]) return; // counted out when its connection closed
       if (--inFlight === 0) onSettled?.();
       const socket = res.req.socket as Duplex;
       const entry = connections.get(socket);

@@ -259,6 +259,16 @@ describe.each(LANES)('a proxied request %s', (_lane, appPaths) => {
     expect(line).toMatchObject({ mount: 0, nParams: 0 });
     expect(line).not.toHaveProperty('fieldsError');
   });
+
+  test("res.locals is there for accessLog's fields when a step answers (requireHttps)", async () => {
+    const seen: string[] = [];
+    const fields = (_req: express.Request, res: express.Response) => (seen.push(typeof res.locals), {});
+    const served = await start(appPaths, { app: { accessLog: { fields }, requireHttps: true } });
+    const reply = await send(served.port, { path: '/p', headers: ['Host', 'shop.example'] });
+    expect(reply.status).toBe(301);
+    await served.accessLines();
+    expect(seen).toEqual(['object']);
+  });
 });
 
 describe('appPaths matching: segment boundaries on the raw URL, case-insensitive like Express', () => {
@@ -287,6 +297,8 @@ describe('appPaths matching: segment boundaries on the raw URL, case-insensitive
     ['/api#frag', true],
     ['/hello#', true],
     ['/apix#', false],
+    ['/api\\x#f', true], // with a '#', url.parse (as Express) reads '\\' as '/'
+    ['/api\\x', false],
     ['http://shop.example/api#f', true],
   ])('%s → app: %s', (url, expected) => {
     expect(isApp(url)).toBe(expected);

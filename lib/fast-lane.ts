@@ -68,7 +68,16 @@ export function compileAppPaths(appPaths: unknown): (url: string) => boolean {
   if (prefixes.length === 0) return () => false;
   // Express routes on the path before any `?` or `#` (node passes a `#` in the target on).
   const test = new RegExp(`^(?:${prefixes.join('|')})(?:[/?#]|$)`, 'i');
-  return (url) => test.test(url.charCodeAt(0) === 47 ? url : pathOfAbsoluteForm(url));
+  return (url) => {
+    const target = url.charCodeAt(0) === 47 ? url : pathOfAbsoluteForm(url);
+    // With a `#`, Express's parseurl hands the target to url.parse, which turns `\` into `/`
+    // before the query: route it the same way.
+    return test.test(target.includes('#') ? target.replace(/^[^?#]*/, backslashesToSlashes) : target);
+  };
+}
+
+function backslashesToSlashes(path: string): string {
+  return path.replace(/\\/g, '/');
 }
 
 /**
@@ -144,6 +153,7 @@ export function fastLane(app: Application, appPaths: unknown): FastLane {
     request.params = {};
     request.res = response;
     request.next = next;
+    response.locals ??= Object.create(null) as Record<string, unknown>;
     // A throw is an error like next(err), as Express's router treats it.
     let outcome: unknown;
     try {

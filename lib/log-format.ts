@@ -117,7 +117,8 @@ export function directLines(
   } else if (args.length === 2 && typeof meta === 'object' && meta !== null && !FORMAT_TOKEN.test(message)) {
     const extra = meta as Record<string, unknown>;
     info = Object.assign({}, extra, { level, message }) as Info;
-    if (extra.message) info.message = `${String(info.message)} ${String(extra.message)}`;
+    // A template, as winston's: a Symbol message throws here as it does there.
+    if (extra.message) info.message = `${info.message as string} ${extra.message as string}`;
     if (extra.stack) info.stack = extra.stack;
     if (extra.cause) info.cause = extra.cause;
   } else {

@@ -333,6 +333,7 @@ function lazyLogger(
     let method = directMethods.get(level);
     if (method === undefined) {
       method = (...args: unknown[]): Logger => {
+        // A reference taken before winston was built still goes to it once it is.
         if (real !== undefined || shared.built || !write(level, args)) {
           const logger = load();
           (logger[level as LogLevel] as (...a: unknown[]) => unknown)(...args);

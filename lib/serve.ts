@@ -221,6 +221,11 @@ function trackConnections(server: http.Server) {
   let inFlight = 0;
   let timer: NodeJS.Timeout | undefined;
   let onSettled: (() => void) | undefined;
+  /** `count` responses are no longer in flight. */
+  function leave(count: number): void {
+    inFlight -= count;
+    if (inFlight === 0) onSettled?.();
+  }
   // Whole milliseconds of a monotonic clock: small integers, which V8 stores in the Map entry
   // itself, where Date.now() (> 2^31) is a separate 16-byte number per idle connection.
   const clock = (): number => Math.floor(performance.now());
@@ -231,8 +236,7 @@ function trackConnections(server: http.Server) {
     const waiting = pipelined.get(this);
     if (waiting !== undefined) {
       for (const res of waiting) (res as Dropped)[DROPPED] = true;
-      inFlight -= waiting.length;
-      if (inFlight === 0) onSettled?.();
+      leave(waiting.length);
     }
     connections.delete(this);
     pipelined.delete(this);
@@ -282,7 +286,7 @@ function trackConnections(server: http.Server) {
     /** A response closed (finished or cut off); its connection may be idle now. */
     finish(res: http.ServerResponse): void {
       if ((res as Dropped)[DROPPED]) return; // counted out when its connection closed
-      if (--inFlight === 0) onSettled?.();
+      leave(1);
       const socket = res.req.socket as Duplex;
       const entry = connections.get(socket);
       if (entry === undefined) return;

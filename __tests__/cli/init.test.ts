@@ -136,7 +136,7 @@ const LIBRARY_READY = ['nextHopProxy', 'errorHandler'].every((name) => name in l
   () => {
     const work = tempDir('nexthop-init-e2e-');
     let tarball = '';
-    const offline = { ...process.env, NO_COLOR: '1', npm_config_offline: 'true' };
+    const offline = { ...process.env, NO_COLOR: '1', npm_config_prefer_offline: 'true' };
     beforeAll(() => void ({ tarball } = packedTarball()), 120_000);
     afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 

@@ -34,7 +34,7 @@ describe('every example is a template', () => {
 
 describe('nexthop init --template <name> → doctor → npm start, offline from the packed checkout', () => {
   const work = tempDir('nexthop-templates-');
-  const offline = { ...process.env, NO_COLOR: '1', npm_config_offline: 'true' };
+  const offline = { ...process.env, NO_COLOR: '1', npm_config_prefer_offline: 'true' };
   let tarball = '';
   beforeAll(() => void ({ tarball } = packedTarball()), 120_000);
   afterAll(() => fs.rmSync(work, { recursive: true, force: true }));

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { debuglog } from 'node:util';
+import { consoleStreams } from './console-stream';
 
 const debug = debuglog('nexthop:log-file');
 
@@ -39,14 +40,17 @@ function flushAllOnExit(): void {
  * exits and nothing is left for an 'exit' hook to lose. Rotation happens only between
  * lines (no line is torn across files) and keeps at most `maxFiles` old files.
  *
- * One instance per path in a process ({@link acquireLineFile}); never share a path across
- * processes (see the multi-process rule in docs/logging.md).
+ * One instance per path in a process ({@link acquireLineFile}). Two processes may share a
+ * path for a while (a replacement worker appends to the files of the one it replaces while
+ * that one drains): each batch is one append, and rotation goes by the file on disk.
  */
 export class LineFile {
   readonly path: string;
   private readonly options: LineFileOptions;
   private fd: number;
-  private size: number;
+  private size = 0;
+  /** Size at which the file rotates: maxSize, or further on after a rotation failed. */
+  private limit: number;
   /** Lines not yet encoded (fewer than BATCH characters). */
   private pending = '';
   /** Encoded lines waiting to be written; room past HIGH_WATER for one batch (3 bytes a unit). */
@@ -60,7 +64,7 @@ export class LineFile {
     this.path = path;
     this.options = options;
     this.fd = fs.openSync(path, 'a');
-    this.size = fs.fstatSync(this.fd).size;
+    this.limit = options.maxSize;
   }
 
   /** Append one line; `line` must end with "\n" and contain no other newline. */
@@ -120,10 +124,11 @@ export class LineFile {
 
   /** Write `data`, rotating at line boundaries whenever the next bytes would pass maxSize. */
   private writeRotating(data: Buffer): void {
-    const { maxSize } = this.options;
+    // From the disk, not a count of our own: another process may append to this file too.
+    this.size = fs.fstatSync(this.fd).size;
     let offset = 0;
     while (offset < data.length) {
-      const room = maxSize - this.size;
+      const room = this.limit - this.size;
       if (data.length - offset <= room) {
         this.writeAll(data, offset, data.length);
         return;
@@ -158,7 +163,7 @@ export class LineFile {
     let lines = 0;
     for (let i = data.indexOf(NEWLINE, from); i !== -1 && i < to; i = data.indexOf(NEWLINE, i + 1)) lines++;
     this.dropped += lines;
-    process.stderr.write(
+    consoleStreams().stderr.write(
       `nexthop logger: cannot write to ${this.path} (${err.code ?? 'error'}: ${err.message}); ` +
         `${this.dropped} line(s) lost so far\n`,
     );
@@ -167,6 +172,8 @@ export class LineFile {
   /** name → name.1 → … → name.maxFiles (the oldest is replaced), then a fresh name. */
   private rotate(): void {
     debug('rotate %s at %d bytes', this.path, this.size);
+    // Another writer of this path rotated it already: carry on in the fresh file.
+    if (this.rotatedElsewhere()) return this.reopen(this.options.maxSize);
     fs.closeSync(this.fd);
     try {
       const { maxFiles } = this.options;
@@ -174,15 +181,35 @@ export class LineFile {
       for (let i = maxFiles - 1; i >= 1; i--) renameIfExists(`${this.path}.${i}`, `${this.path}.${i + 1}`);
       if (maxFiles > 0) fs.renameSync(this.path, `${this.path}.1`);
     } catch (err) {
-      // Keep writing to the same file rather than lose lines; the bound is exceeded, loudly.
+      // Keep writing to the same file rather than lose lines; the bound is exceeded, loudly,
+      // and the next attempt waits for another maxSize.
       const e = err as NodeJS.ErrnoException;
-      process.stderr.write(
+      consoleStreams().stderr.write(
         `nexthop logger: cannot rotate ${this.path} (${e.code ?? 'error'}: ${e.message})\n`,
       );
+      this.fd = fs.openSync(this.path, 'a');
+      return this.reopen(this.size + this.options.maxSize);
     }
     this.fd = fs.openSync(this.path, 'a');
-    // After a failed rotation, count from zero so the next attempt waits another maxSize.
-    this.size = 0;
+    this.reopen(this.options.maxSize);
+  }
+
+  private rotatedElsewhere(): boolean {
+    try {
+      return fs.statSync(this.path).ino !== fs.fstatSync(this.fd).ino;
+    } catch {
+      return true;
+    }
+  }
+
+  /** Write on at the end of the file now at `path`, rotating it at `limit` bytes. */
+  private reopen(limit: number): void {
+    if (this.rotatedElsewhere()) {
+      fs.closeSync(this.fd);
+      this.fd = fs.openSync(this.path, 'a');
+    }
+    this.size = fs.fstatSync(this.fd).size;
+    this.limit = limit;
   }
 
   private appendClosed(line: string): void {

@@ -34,6 +34,9 @@ export function accessLog(options: Readonly<AccessLogOptions> = {}): RequestHand
   let sinkApp: Application | undefined | null = null;
   let appSink: LineSink | undefined;
 
+  // Access lines skip winston and go straight to the buffered access.log: one line per
+  // request, already JSON, so winston's per-line work (info object, stream hops, formats)
+  // would cost more than building the line itself on the path every request takes.
   function sinkFor(req: Request): LineSink | undefined {
     if (options.logger !== undefined) return fixedSink;
     if (req.app !== sinkApp) {

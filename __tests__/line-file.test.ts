@@ -194,4 +194,56 @@ describe('no line lost, one writer per file', () => {
       expect(lines.map((l) => l.i)).toEqual(Array.from({ length: 1500 }, (_, i) => i));
     }
   });
+
+  test('two processes sharing a slot (a replacement beside the worker it replaces) tear or lose no line', async () => {
+    const dir = tempLogDir();
+    const count = 2500;
+    await Promise.all(
+      ['old', 'new'].map((writer) =>
+        run(process.execPath, [fixture('log-writer.js'), dir, String(count), 'close', '8192'], {
+          env: { ...process.env, NEXTHOP_LOG_SUFFIX: 'worker-1', WRITER: writer },
+        }),
+      ),
+    );
+    const files = series(dir, 'app.worker-1.log');
+    expect(files.length).toBeGreaterThan(5);
+    const lines = parseLines(files.flatMap(readLines));
+    for (const writer of ['old', 'new']) {
+      const own = lines.filter((l) => l.writer === writer).map((l) => l.i);
+      expect([writer, own]).toEqual([writer, Array.from({ length: count }, (_, i) => i)]);
+    }
+    expect(lines).toHaveLength(2 * count);
+    expect(fs.readdirSync(dir).filter((f) => f.endsWith('.lock'))).toEqual([]);
+  });
+});
+
+describe('file names under PM2 (NODE_APP_INSTANCE)', () => {
+  test('a process with NODE_APP_INSTANCE=2 writes the instance-2 files', async () => {
+    const dir = tempLogDir();
+    await run(process.execPath, [fixture('log-writer.js'), dir, '10'], {
+      env: { ...process.env, NODE_APP_INSTANCE: '2', NEXTHOP_LOG_SUFFIX: '' },
+    });
+    expect(fs.readdirSync(dir).sort()).toEqual([
+      'access.instance-2.log',
+      'app.instance-2.log',
+      'error.instance-2.log',
+    ]);
+    expect(readLines(path.join(dir, 'app.instance-2.log'))).toHaveLength(10);
+  });
+
+  test('cluster mode: after a reload the new workers append to the files of the instances they replace', async () => {
+    const dir = tempLogDir();
+    await run(process.execPath, [fixture('log-cluster.js'), dir, '800', 'pm2']);
+    expect(
+      fs.readdirSync(dir).filter((f) => !/^(access|app|error)\.instance-[01]\.log(\.\d+)?$/.test(f)),
+    ).toEqual([]);
+    for (const [instance, writers] of [
+      [0, [1, 3]],
+      [1, [2, 4]],
+    ] as const) {
+      const lines = parseLines(series(dir, `app.instance-${instance}.log`).flatMap(readLines));
+      const expected = writers.flatMap((writer) => Array.from({ length: 800 }, (_, i) => [writer, i]));
+      expect(lines.map((l) => [l.writer, l.i])).toEqual(expected);
+    }
+  });
 });

@@ -90,6 +90,18 @@ describe('createLogger files', () => {
     expect(parseLines(readLines(path.join(dir, 'error.w2.log')))[0].message).toBe('from w2');
   });
 
+  test.each([
+    [{ NODE_APP_INSTANCE: '3' }, 'app.instance-3.log'],
+    [{ NODE_APP_INSTANCE: '3', NEXTHOP_LOG_SUFFIX: 'w7' }, 'app.w7-instance-3.log'],
+    // node-config reads NODE_APP_INSTANCE too, with names: only PM2's numbers are slots.
+    [{ NODE_APP_INSTANCE: 'staging' }, 'app.log'],
+  ])('environment %p names the files %p', async (env, appLog) => {
+    const dir = tempLogDir();
+    const logger = withEnv({ NEXTHOP_LOG_SUFFIX: undefined, ...env }, () => quietLogger(dir));
+    await closeLogger(logger);
+    expect(fs.readdirSync(dir)).toContain(appLog);
+  });
+
   test('a line logged after closeLogger still reaches the file', async () => {
     const dir = tempLogDir();
     const logger = quietLogger(dir);

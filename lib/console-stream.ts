@@ -91,6 +91,20 @@ export class ConsoleStream {
 let streams: { stdout: ConsoleStream; stderr: ConsoleStream } | undefined;
 
 /**
+ * Send notices about stdout and stderr to `file` (an app.log). The returned function notes
+ * the lines dropped so far, then stops them (closeLogger calls it).
+ * @example const stop = noticeStdioTo(appLog); … stop();
+ */
+export function noticeStdioTo(file: LineFile): () => void {
+  const both = Object.values(consoleStreams());
+  const stops = both.map((stream) => stream.noticeTo(file));
+  return () => {
+    for (const stream of both) stream.reportDropped();
+    for (const stop of stops) stop();
+  };
+}
+
+/**
  * The process's guarded stdout and stderr (made on first use: from then on, an error of
  * either stream is handled, whoever wrote to it).
  * @example consoleStreams().stdout.write('{"level":"info"}\n');

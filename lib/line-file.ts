@@ -144,7 +144,7 @@ export class LineFile {
       }
       this.writeAll(data, offset, end);
       offset = end;
-      if (offset < data.length) this.rotate();
+      if (offset < data.length && !this.rotate()) return this.writeAll(data, offset, data.length);
     }
   }
 
@@ -169,17 +169,37 @@ export class LineFile {
     );
   }
 
-  /** name → name.1 → … → name.maxFiles (the oldest is replaced), then a fresh name. */
-  private rotate(): void {
-    debug('rotate %s at %d bytes', this.path, this.size);
-    // Another writer of this path rotated it already: carry on in the fresh file.
-    if (this.rotatedElsewhere()) return this.reopen(this.options.maxSize);
-    fs.closeSync(this.fd);
+  /**
+   * name → name.1 → … → name.maxFiles (the oldest is replaced), then a fresh name. Done under
+   * a lock file, as another process may write the same path: false when that one is rotating
+   * it right now (this batch then goes on in the current file).
+   */
+  private rotate(): boolean {
+    const lock = `${this.path}.lock`;
+    if (!takeLock(lock)) return false;
     try {
-      const { maxFiles } = this.options;
+      // The other writer may have rotated it already: then just go on in the fresh file.
+      if (this.rotatedElsewhere()) this.limit = this.options.maxSize;
+      else this.shiftFiles();
+      if (this.rotatedElsewhere()) {
+        fs.closeSync(this.fd);
+        this.fd = fs.openSync(this.path, 'a');
+      }
+      this.size = fs.fstatSync(this.fd).size;
+    } finally {
+      releaseLock(lock);
+    }
+    return true;
+  }
+
+  private shiftFiles(): void {
+    debug('rotate %s at %d bytes', this.path, this.size);
+    const { maxFiles, maxSize } = this.options;
+    try {
       if (maxFiles === 0) fs.unlinkSync(this.path);
       for (let i = maxFiles - 1; i >= 1; i--) renameIfExists(`${this.path}.${i}`, `${this.path}.${i + 1}`);
       if (maxFiles > 0) fs.renameSync(this.path, `${this.path}.1`);
+      this.limit = maxSize;
     } catch (err) {
       // Keep writing to the same file rather than lose lines; the bound is exceeded, loudly,
       // and the next attempt waits for another maxSize.
@@ -187,29 +207,17 @@ export class LineFile {
       consoleStreams().stderr.write(
         `nexthop logger: cannot rotate ${this.path} (${e.code ?? 'error'}: ${e.message})\n`,
       );
-      this.fd = fs.openSync(this.path, 'a');
-      return this.reopen(this.size + this.options.maxSize);
+      this.limit = this.size + maxSize;
     }
-    this.fd = fs.openSync(this.path, 'a');
-    this.reopen(this.options.maxSize);
   }
 
+  /** True when `path` is no longer the file this instance writes (rotated or removed). */
   private rotatedElsewhere(): boolean {
     try {
       return fs.statSync(this.path).ino !== fs.fstatSync(this.fd).ino;
     } catch {
       return true;
     }
-  }
-
-  /** Write on at the end of the file now at `path`, rotating it at `limit` bytes. */
-  private reopen(limit: number): void {
-    if (this.rotatedElsewhere()) {
-      fs.closeSync(this.fd);
-      this.fd = fs.openSync(this.path, 'a');
-    }
-    this.size = fs.fstatSync(this.fd).size;
-    this.limit = limit;
   }
 
   private appendClosed(line: string): void {
@@ -233,6 +241,37 @@ export class LineFile {
     if (this.fd >= 0) fs.closeSync(this.fd);
     this.fd = -1;
     if (open.get(this.path) === this) open.delete(this.path);
+  }
+}
+
+/** A rotation takes milliseconds: a lock this old was left by a process that died in one. */
+const STALE_LOCK = 10_000;
+
+/** Create `lock` exclusively; false while another process holds it. */
+function takeLock(lock: string): boolean {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.closeSync(fs.openSync(lock, 'wx'));
+      return true;
+    } catch (err) {
+      // No lock can be made here at all: rotate without one rather than never.
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return true;
+    }
+    try {
+      if (Date.now() - fs.statSync(lock).mtimeMs < STALE_LOCK) return false;
+      fs.rmSync(lock, { force: true });
+    } catch {
+      return false;
+    }
+  }
+  return false;
+}
+
+function releaseLock(lock: string): void {
+  try {
+    fs.rmSync(lock, { force: true });
+  } catch (err) {
+    debug('cannot remove %s: %s', lock, (err as Error).message);
   }
 }
 

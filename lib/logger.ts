@@ -5,7 +5,7 @@ import path from 'node:path';
 import winston, { type Logger } from 'winston';
 import TransportStream from 'winston-transport';
 import { DEFAULT_LOG_DIR, LOG_LEVELS, WORKER_ID_ENV, type LogLevel } from './config';
-import { consoleStreams } from './console-stream';
+import { consoleStreams, noticeStdioTo } from './console-stream';
 import { NexthopError } from './errors';
 import { acquireLineFile, type LineFile } from './line-file';
 import { consoleFormat, lineFormat, MESSAGE, normalize } from './log-format';
@@ -69,7 +69,7 @@ export interface LineSink {
 interface LoggerState {
   files: LineFile[];
   readonly access: LineSink | undefined;
-  /** Stops notices about stdout going to this logger's app.log. */
+  /** Notes the console lines dropped so far and stops notices about stdout/stderr to app.log. */
   unwatch: (() => void) | undefined;
 }
 const STATE = Symbol('nexthop.logger');
@@ -268,7 +268,7 @@ export function createLogger(options: Readonly<LoggerOptions> = {}): Logger {
   const state: LoggerState = {
     files,
     access: files[0] ?? (c.consoleMode ? stdout : undefined),
-    unwatch: files.length > 0 && c.consoleMode ? stdout.noticeTo(files[1]) : undefined,
+    unwatch: files.length > 0 ? noticeStdioTo(files[1]) : undefined,
   };
   // Child loggers (winston makes them with Object.create) find the same state.
   Object.defineProperty(logger, STATE, { value: state });
@@ -296,7 +296,6 @@ export async function closeLogger(logger: Logger): Promise<void> {
   await new Promise((resolve) => setImmediate(resolve));
   const state = (logger as WithState)[STATE];
   if (state === undefined) return;
-  if (state.unwatch) consoleStreams().stdout.reportDropped();
   state.unwatch?.();
   state.unwatch = undefined;
   for (const file of state.files.splice(0)) file.release();

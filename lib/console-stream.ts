@@ -88,7 +88,13 @@ export class ConsoleStream {
   }
 }
 
-let streams: { stdout: ConsoleStream; stderr: ConsoleStream } | undefined;
+// Kept on the stream itself: every copy of this module in the process (a test runner's
+// fresh module registries, the package loaded twice) shares one guard per stream.
+const GUARD = Symbol.for('nexthop.consoleStream');
+
+function guarded(stream: Writable & { [GUARD]?: ConsoleStream }, name: string): ConsoleStream {
+  return (stream[GUARD] ??= new ConsoleStream(stream, name));
+}
 
 /**
  * Send notices about stdout and stderr to `file` (an app.log). The returned function notes
@@ -110,9 +116,5 @@ export function noticeStdioTo(file: LineFile): () => void {
  * @example consoleStreams().stdout.write('{"level":"info"}\n');
  */
 export function consoleStreams(): { stdout: ConsoleStream; stderr: ConsoleStream } {
-  streams ??= {
-    stdout: new ConsoleStream(process.stdout, 'stdout'),
-    stderr: new ConsoleStream(process.stderr, 'stderr'),
-  };
-  return streams;
+  return { stdout: guarded(process.stdout, 'stdout'), stderr: guarded(process.stderr, 'stderr') };
 }

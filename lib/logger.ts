@@ -248,8 +248,9 @@ function openFiles(c: ReturnType<typeof compile>): LineFile[] {
  * logger.info('ready', { port: 8080 });
  */
 export function createLogger(options: Readonly<LoggerOptions> = {}): Logger {
-  const c = compile(options);
+  // First: from here on, an error of stdout or stderr is handled, even one met at start-up.
   const { stdout } = consoleStreams();
+  const c = compile(options);
   const files = c.files ? openFiles(c) : [];
   const transports: TransportStream[] =
     files.length > 0 ? [new LineFileTransport(files[1]), new LineFileTransport(files[2], 'error')] : [];

@@ -200,7 +200,7 @@ describe('no line lost, one writer per file', () => {
     const count = 2500;
     await Promise.all(
       ['old', 'new'].map((writer) =>
-        run(process.execPath, [fixture('log-writer.js'), dir, String(count), 'close', '8192'], {
+        run(process.execPath, [fixture('log-writer.js'), dir, String(count), 'spread', '8192'], {
           env: { ...process.env, NEXTHOP_LOG_SUFFIX: 'worker-1', WRITER: writer },
         }),
       ),
@@ -213,6 +213,8 @@ describe('no line lost, one writer per file', () => {
       expect([writer, own]).toEqual([writer, Array.from({ length: count }, (_, i) => i)]);
     }
     expect(lines).toHaveLength(2 * count);
+    // A file passes maxSize by at most a batch (64 KiB + 24 KiB) of each writer.
+    for (const f of files) expect([f, fs.statSync(f).size <= 8192 + 2 * 90 * 1024]).toEqual([f, true]);
     expect(fs.readdirSync(dir).filter((f) => f.endsWith('.lock'))).toEqual([]);
   });
 });

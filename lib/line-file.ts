@@ -124,8 +124,7 @@ export class LineFile {
 
   /** Write `data`, rotating at line boundaries whenever the next bytes would pass maxSize. */
   private writeRotating(data: Buffer): void {
-    // From the disk, not a count of our own: another process may append to this file too.
-    this.size = fs.fstatSync(this.fd).size;
+    this.followPath();
     let offset = 0;
     while (offset < data.length) {
       const room = this.limit - this.size;
@@ -178,14 +177,9 @@ export class LineFile {
     const lock = `${this.path}.lock`;
     if (!takeLock(lock)) return false;
     try {
-      // The other writer may have rotated it already: then just go on in the fresh file.
-      if (this.rotatedElsewhere()) this.limit = this.options.maxSize;
-      else this.shiftFiles();
-      if (this.rotatedElsewhere()) {
-        fs.closeSync(this.fd);
-        this.fd = fs.openSync(this.path, 'a');
-      }
-      this.size = fs.fstatSync(this.fd).size;
+      // Unless the other writer has rotated it already: then just go on in the fresh file.
+      if (!this.rotatedElsewhere()) this.shiftFiles();
+      this.followPath();
     } finally {
       releaseLock(lock);
     }
@@ -209,6 +203,19 @@ export class LineFile {
       );
       this.limit = this.size + maxSize;
     }
+  }
+
+  /**
+   * Write to the file now at `path`, sized from the disk: another process may append to it
+   * and rotate it too (a replacement worker beside the one it replaces).
+   */
+  private followPath(): void {
+    if (this.rotatedElsewhere()) {
+      fs.closeSync(this.fd);
+      this.fd = fs.openSync(this.path, 'a');
+      this.limit = this.options.maxSize;
+    }
+    this.size = fs.fstatSync(this.fd).size;
   }
 
   /** True when `path` is no longer the file this instance writes (rotated or removed). */

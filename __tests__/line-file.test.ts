@@ -96,6 +96,22 @@ describe('LineFile rotation', () => {
     expect(readLines(name)).toEqual(['y'.repeat(200), '{"late":true}']);
   });
 
+  test('a file renamed or removed by something else: the next write goes to a fresh file at the path', () => {
+    const dir = tempLogDir();
+    const name = path.join(dir, 'g.log');
+    const file = acquireLineFile(name, { maxSize: 1 << 20, maxFiles: 1, flushInterval: 1000 });
+    file.write('{"n":1}\n');
+    file.flush();
+    fs.renameSync(name, `${name}.old`);
+    file.write('{"n":2}\n');
+    file.flush();
+    fs.unlinkSync(name);
+    file.write('{"n":3}\n');
+    file.release();
+    expect(readLines(`${name}.old`)).toEqual(['{"n":1}']);
+    expect(readLines(name)).toEqual(['{"n":3}']);
+  });
+
   test('the interval timer writes buffered lines without any explicit flush', async () => {
     const dir = tempLogDir();
     const name = path.join(dir, 'e.log');

@@ -119,25 +119,19 @@ export function prepareLogDir(dir: string, files: readonly string[] = []): void 
       { cause: err },
     );
   };
-  try {
-    fs.mkdirSync(dir, { recursive: true });
-  } catch (err) {
-    fail(err as NodeJS.ErrnoException, 'the folder cannot be created');
-  }
+  const attempt = (what: string, action: () => void): void => {
+    try {
+      action();
+    } catch (err) {
+      fail(err as NodeJS.ErrnoException, what);
+    }
+  };
+  attempt('the folder cannot be created', () => fs.mkdirSync(dir, { recursive: true }));
   // Probe with a real append: access(W_OK) says yes for root on read-only mounts.
   const probe = path.join(dir, `.nexthop-probe-${process.pid}`);
-  try {
-    fs.closeSync(fs.openSync(probe, 'a'));
-    fs.unlinkSync(probe);
-  } catch (err) {
-    fail(err as NodeJS.ErrnoException, 'the folder is not writable');
-  }
+  attempt('the folder is not writable', () => (fs.closeSync(fs.openSync(probe, 'a')), fs.unlinkSync(probe)));
   for (const name of files) {
-    try {
-      fs.closeSync(fs.openSync(path.join(dir, name), 'a'));
-    } catch (err) {
-      fail(err as NodeJS.ErrnoException, `${name} cannot be appended to`);
-    }
+    attempt(`${name} cannot be appended to`, () => fs.closeSync(fs.openSync(path.join(dir, name), 'a')));
   }
 }
 

@@ -112,6 +112,21 @@ describe('LineFile rotation', () => {
     expect(readLines(name)).toEqual(['{"n":3}']);
   });
 
+  test('its folder removed under it: writing, rotating and closing neither throw nor loop', () => {
+    const dir = tempLogDir();
+    const file = acquireLineFile(path.join(dir, 'h.log'), {
+      maxSize: 1024,
+      maxFiles: 2,
+      flushInterval: 1000,
+    });
+    file.write('{"n":1}\n');
+    file.flush();
+    fs.rmSync(dir, { recursive: true });
+    for (const line of numbered(200)) file.write(`${line}\n`);
+    expect(() => file.flush()).not.toThrow();
+    expect(() => file.release()).not.toThrow();
+  });
+
   test('the interval timer writes buffered lines without any explicit flush', async () => {
     const dir = tempLogDir();
     const name = path.join(dir, 'e.log');

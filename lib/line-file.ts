@@ -171,9 +171,11 @@ export class LineFile {
   /**
    * name → name.1 → … → name.maxFiles (the oldest is replaced), then a fresh name. Done under
    * a lock file, as another process may write the same path: false when that one is rotating
-   * it right now (this batch then goes on in the current file).
+   * it right now, or when no file with more room came of it (the folder is gone): the rest
+   * of the batch then goes to the current file.
    */
   private rotate(): boolean {
+    const roomBefore = this.limit - this.size;
     const lock = `${this.path}.lock`;
     if (!takeLock(lock)) return false;
     try {
@@ -183,7 +185,7 @@ export class LineFile {
     } finally {
       releaseLock(lock);
     }
-    return true;
+    return this.limit - this.size > roomBefore;
   }
 
   private shiftFiles(): void {
@@ -211,9 +213,15 @@ export class LineFile {
    */
   private followPath(): void {
     if (this.rotatedElsewhere()) {
-      fs.closeSync(this.fd);
-      this.fd = fs.openSync(this.path, 'a');
-      this.limit = this.options.maxSize;
+      try {
+        const fd = fs.openSync(this.path, 'a');
+        fs.closeSync(this.fd);
+        this.fd = fd;
+        this.limit = this.options.maxSize;
+      } catch (err) {
+        // The folder itself is gone: keep the open file rather than throw into the app.
+        debug('cannot reopen %s: %s', this.path, (err as Error).message);
+      }
     }
     this.size = fs.fstatSync(this.fd).size;
   }

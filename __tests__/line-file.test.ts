@@ -17,6 +17,10 @@ function series(dir: string, name: string): string[] {
   return [...rotated, ...(fs.existsSync(path.join(dir, name)) ? [name] : [])].map((f) => path.join(dir, f));
 }
 
+/** A line file that rotates at `maxSize` bytes keeping `maxFiles`, flushed by the test. */
+const lineFile = (file: string, maxSize: number, maxFiles: number) =>
+  acquireLineFile(file, { maxSize, maxFiles, flushInterval: 1000 });
+
 /** Numbered lines of varying length, so rotation cuts fall anywhere. */
 function numbered(n: number): string[] {
   return Array.from({ length: n }, (_, i) => `{"i":${i},"pad":"${'p'.repeat((i * 7) % 131)}"}`);
@@ -25,11 +29,7 @@ function numbered(n: number): string[] {
 describe('LineFile rotation', () => {
   test('rotates only between lines: every file within maxSize, all lines kept in order', () => {
     const dir = tempLogDir();
-    const file = acquireLineFile(path.join(dir, 'a.log'), {
-      maxSize: 2048,
-      maxFiles: 1000,
-      flushInterval: 1000,
-    });
+    const file = lineFile(path.join(dir, 'a.log'), 2048, 1000);
     const lines = numbered(3000);
     lines.forEach((line, i) => {
       file.write(`${line}\n`);
@@ -48,11 +48,7 @@ describe('LineFile rotation', () => {
 
   test('keeps at most maxFiles old files: the newest lines survive, contiguous and whole', () => {
     const dir = tempLogDir();
-    const file = acquireLineFile(path.join(dir, 'b.log'), {
-      maxSize: 1024,
-      maxFiles: 3,
-      flushInterval: 1000,
-    });
+    const file = lineFile(path.join(dir, 'b.log'), 1024, 3);
     const lines = numbered(2000);
     for (const line of lines) file.write(`${line}\n`);
     file.release();
@@ -65,11 +61,7 @@ describe('LineFile rotation', () => {
 
   test('maxFiles 0 keeps only the live file; a line longer than maxSize is written whole', () => {
     const dir = tempLogDir();
-    const file = acquireLineFile(path.join(dir, 'c.log'), {
-      maxSize: 1024,
-      maxFiles: 0,
-      flushInterval: 1000,
-    });
+    const file = lineFile(path.join(dir, 'c.log'), 1024, 0);
     const long = `{"long":"${'L'.repeat(3000)}"}`;
     file.write('{"first":1}\n');
     file.flush();
@@ -86,7 +78,7 @@ describe('LineFile rotation', () => {
     const dir = tempLogDir();
     const name = path.join(dir, 'd.log');
     fs.writeFileSync(name, `${'x'.repeat(1000)}\n`);
-    const file = acquireLineFile(name, { maxSize: 1100, maxFiles: 2, flushInterval: 1000 });
+    const file = lineFile(name, 1100, 2);
     expect(acquireLineFile(name, { maxSize: 1, maxFiles: 0, flushInterval: 1 })).toBe(file);
     file.write(`${'y'.repeat(200)}\n`);
     file.release();
@@ -99,7 +91,7 @@ describe('LineFile rotation', () => {
   test('a file renamed or removed by something else: the next write goes to a fresh file at the path', () => {
     const dir = tempLogDir();
     const name = path.join(dir, 'g.log');
-    const file = acquireLineFile(name, { maxSize: 1 << 20, maxFiles: 1, flushInterval: 1000 });
+    const file = lineFile(name, 1 << 20, 1);
     file.write('{"n":1}\n');
     file.flush();
     fs.renameSync(name, `${name}.old`);
@@ -114,11 +106,7 @@ describe('LineFile rotation', () => {
 
   test('its folder removed under it: writing, rotating and closing neither throw nor loop', () => {
     const dir = tempLogDir();
-    const file = acquireLineFile(path.join(dir, 'h.log'), {
-      maxSize: 1024,
-      maxFiles: 2,
-      flushInterval: 1000,
-    });
+    const file = lineFile(path.join(dir, 'h.log'), 1024, 2);
     file.write('{"n":1}\n');
     file.flush();
     fs.rmSync(dir, { recursive: true });
@@ -151,7 +139,7 @@ describe('LineFile failures are loud', () => {
   test('a full disk: the lost lines are counted on stderr, nothing throws', () => {
     const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
-      const file = acquireLineFile('/dev/full', { maxSize: 1 << 20, maxFiles: 0, flushInterval: 1000 });
+      const file = lineFile('/dev/full', 1 << 20, 0);
       file.write('{"a":1}\n{"a":2}\n');
       file.flush();
       file.write('{"a":3}\n');
@@ -175,7 +163,7 @@ describe('LineFile failures are loud', () => {
     fs.writeFileSync(path.join(`${name}.1`, 'keep'), '');
     const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
-      const file = acquireLineFile(name, { maxSize: 1024, maxFiles: 1, flushInterval: 1000 });
+      const file = lineFile(name, 1024, 1);
       const lines = numbered(40);
       for (const line of lines) file.write(`${line}\n`);
       file.release();

@@ -16,7 +16,8 @@ const kept = path.join(root, 'package.json.prepack');
 
 /** The published manifest: everything but the repository's scripts. */
 function publishedManifest(pkg) {
-  const { scripts: _scripts, ...published } = pkg;
+  const published = { ...pkg };
+  delete published.scripts;
   return published;
 }
 

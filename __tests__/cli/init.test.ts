@@ -144,7 +144,7 @@ describe('nexthop init: scaffolding', () => {
 
   it('a nexthop missing from the registry (E404) says to use --nexthop-path', async () => {
     // A registry of the test's own on loopback that has no package at all.
-    const registry = http.createServer((req, res) => {
+    const registry = http.createServer((_req, res) => {
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end('{"error":"Not found"}');
     });

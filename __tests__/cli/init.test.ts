@@ -135,6 +135,11 @@ describe('nexthop init: scaffolding', () => {
     expect(list.find((t) => t.name === 'hello')?.description).toMatch(/^The ten-line edge module/);
   });
 
+  it('a folder named like a Node.js core module gets a name npm accepts', () => {
+    scaffold(path.join(work, 'cluster'));
+    expect(readJson(path.join(work, 'cluster', 'package.json')).name).toBe('cluster-module');
+  });
+
   it('a scoped --name is accepted', async () => {
     expect(await main(['init', 'scoped', '--no-install', '--name', '@shop/edge'], captureIO(work).io)).toBe(
       0,

@@ -42,13 +42,19 @@ export function listTemplates(): string[] {
     .sort();
 }
 
+/**
+ * A valid npm name made from a folder name: lowercased, other characters turned into `-`;
+ * a name npm keeps for itself (a Node.js core module such as `cluster`) gets `-module`.
+ */
 function packageName(dir: string): string {
-  const base = path
-    .basename(dir)
-    .toLowerCase()
-    .replace(/[^a-z0-9._-]+/g, '-')
-    .replace(/^[._-]+|-+$/g, '');
-  return base || 'edge-module';
+  const base =
+    path
+      .basename(dir)
+      .toLowerCase()
+      .replace(/[^a-z0-9._-]+/g, '-')
+      .replace(/^[._-]+|-+$/g, '')
+      .slice(0, 200) || 'edge-module';
+  return validatePackageName(base).validForNewPackages ? base : `${base}-module`;
 }
 
 /** Throw a UsageError naming what is wrong when `name` cannot be a new npm package's name. */

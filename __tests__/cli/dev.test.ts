@@ -350,6 +350,7 @@ describe('nexthop dev options', () => {
     const down = await get(dev.port, '/app/x');
     expect(down.status).toBe(502);
     expect(down.body).toContain('the app is not running');
+    await dev.waitFor(/^GET +\/app\/x 502 \d+ ms front$/m);
     fs.writeFileSync(path.join(dev.dir, 'touched.js'), '// changed\n');
     await dev.waitFor(/↻ touched\.js changed: restarting the app/);
     await dev.waitFor(/ready: [^\n]*\n[\s\S]*ready: /);

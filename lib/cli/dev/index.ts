@@ -19,7 +19,7 @@ const WHO: Record<RequestRecord['by'], (c: Painter) => string> = {
   origin: (c) => c.magenta('origin'),
   'next-hop': (c) => c.magenta('next-hop'),
   bypass: (c) => c.yellow('bypass'),
-  front: (c) => c.yellow('front (the app is not running)'),
+  front: (c) => c.yellow('front'),
   none: (c) => c.dim('no answer'),
 };
 

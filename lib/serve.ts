@@ -7,7 +7,6 @@ import type { Application } from 'express';
 import { startupContext } from './app';
 import { getAppContext } from './context';
 import { NexthopError } from './errors';
-import { fastLane } from './fast-lane';
 import { serverClassesFor } from './server-classes';
 import {
   attachWorker,
@@ -70,18 +69,6 @@ export interface ServeOptions {
    * @example serve(app, { workers: 'auto' })
    */
   workers?: number | 'auto';
-  /**
-   * The fast lane: the paths the app answers itself (path prefixes matched on segment
-   * boundaries, case-insensitively: `/api` takes `/api`, `/api/x` and `/api?q`, never
-   * `/apix`). Every other request skips Express's router: createApp's request context and
-   * access log and the app's root `nextHopProxy()` run on it as plain functions, with the
-   * same headers, log lines, errors and shutdown as through Express. Middleware and routes
-   * you add to the app only see requests under appPaths. Needs an app from createApp()
-   * with `nextHopProxy()` (no pathFilter) mounted at its root before serve() is called.
-   * @default undefined (every request goes through Express)
-   * @example serve(app, { appPaths: ['/api', '/hello'] })
-   */
-  appPaths?: readonly string[];
 }
 
 /** A listening server, returned by {@link serve}. */
@@ -135,6 +122,12 @@ function validate(app: unknown, options: Readonly<ServeOptions>) {
   }
   if (typeof app !== 'function') {
     throw new TypeError('nexthop serve: the first argument must be an Express app, e.g. serve(createApp())');
+  }
+  if ('appPaths' in options) {
+    throw new TypeError(
+      'nexthop serve: appPaths was removed; every request goes through the app at the same speed. ' +
+        'Remove the option and mount nextHopProxy() after your routes: app.use(nextHopProxy())',
+    );
   }
   const tls = NOT_PLAIN_HTTP.filter((k) => k in options);
   if (tls.length > 0) {
@@ -387,14 +380,11 @@ export function serve(app: Application, options: Readonly<ServeOptions> = {}): P
   const port = options.port ?? config.port;
   const { handleSignals = true, processGuards = true } = options;
   const workers = resolveWorkers('workers' in options ? options.workers : config.webConcurrency);
-  // Checked in the cluster primary too, so a bad setting fails before any worker starts.
-  if (options.appPaths !== undefined) fastLane(app, options.appPaths);
   if (workers !== undefined && cluster.isPrimary) {
     return servePrimary({ workers, logger, timing, handleSignals });
   }
   const supervised = isSupervisedWorker();
 
-  const lane = options.appPaths === undefined ? undefined : fastLane(app, options.appPaths);
   const server = http.createServer(serverClassesFor(app));
   server.keepAliveTimeout = timing.keepAliveTimeout;
   server.headersTimeout = timing.headersTimeout;
@@ -404,7 +394,6 @@ export function serve(app: Application, options: Readonly<ServeOptions> = {}): P
   let closing: Promise<void> | undefined;
   let stopping = false;
 
-  const handle = lane?.listener ?? app;
   // One 'request' listener and one shared 'close' handler: this runs on every request, so
   // no per-request closure and no second listener (emit copies its listener array).
   function onResponseClose(this: http.ServerResponse): void {
@@ -416,7 +405,7 @@ export function serve(app: Application, options: Readonly<ServeOptions> = {}): P
     if (stopping) res.setHeader('Connection', 'close');
     connections.start(res);
     res.on('close', onResponseClose);
-    handle(req, res);
+    app(req, res);
   });
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const handler = findUpgradeHandler(app, req.url ?? '/');

@@ -37,9 +37,9 @@ export class ConnectionTracker {
   private readonly forget: (this: Duplex) => void;
 
   constructor(server: http.Server) {
-    const tracker = this;
+    const onClose = (socket: Duplex): void => this.closed(socket);
     this.forget = function forget(this: Duplex): void {
-      tracker.closed(this);
+      onClose(this);
     };
     server.on('connection', (socket: Duplex) => {
       this.connections.set(socket, clock());

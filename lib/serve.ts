@@ -309,14 +309,25 @@ async function shutdown(
   await closeLogger(logger);
 }
 
-/** Listen; resolves with the bound port, rejects with `ERR_NEXTHOP_LISTEN` and the fix. */
-function listen(server: http.Server, port: number, host: string | undefined): Promise<number> {
-  return new Promise<number>((resolve, reject) => {
+/**
+ * Listen, then run `ready(port)` inside the listen callback; resolves with its result, rejects
+ * with `ERR_NEXTHOP_LISTEN` and the fix.
+ */
+function listen<T>(
+  server: http.Server,
+  port: number,
+  host: string | undefined,
+  ready: (port: number) => T,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => reject(startupError(listenError(err, port)));
     server.once('error', onError);
     server.listen({ port, host }, () => {
       server.off('error', onError);
-      resolve((server.address() as AddressInfo).port);
+      // Synchronously, not in a later .then(): a cluster worker tells the primary it listens
+      // right after this callback, and the primary may signal it at once, so the signal
+      // handlers must be in place before.
+      resolve(ready((server.address() as AddressInfo).port));
     });
   });
 }
@@ -366,7 +377,7 @@ export function serve(app: Application, options: Readonly<ServeOptions> = {}): P
   const stop = (reason: string, drainDelay = timing.drainDelay) =>
     (closing ??= shutdown(target, logger, timing, reason, drainDelay));
 
-  return listen(target.server, options.port ?? config.port, options.host).then((port) => {
+  return listen(target.server, options.port ?? config.port, options.host, (port): ServeHandle => {
     target.server.on('error', (err) =>
       logger.error('server error', { err: describe(err), stack: stackOf(err) }),
     );

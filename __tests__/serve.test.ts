@@ -279,7 +279,11 @@ describe('serve refuses what the platform does not speak', () => {
     [{ keepAliveTimeout: 0 }, RangeError, /keepAliveTimeout must be from 1/],
     [{ shutdownTimeout: -5 }, RangeError, /shutdownTimeout must be from 0/],
     [{ drainDelay: 1.5 }, TypeError, /drainDelay must be an integer/],
-    [{ appPaths: ['/api'] }, TypeError, /appPaths was removed; every request goes through the app at the same speed/],
+    [
+      { appPaths: ['/api'] },
+      TypeError,
+      /appPaths was removed; every request goes through the app at the same speed/,
+    ],
     [{ appPaths: undefined }, TypeError, /appPaths was removed/],
   ])('options %j', (options, type, message) => {
     expect(() => serve(testApp(), options as never)).toThrow(type);

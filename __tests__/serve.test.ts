@@ -78,6 +78,16 @@ describe('serve', () => {
     expect(reply.headers['x-powered-by']).toBeUndefined();
   });
 
+  test('HOST binds one address (here loopback); unset, every interface', async () => {
+    const logger = createLogger({ dir: logDir, console: false });
+    const local = createApp({ config: loadConfig({ LOG_DIR: logDir, HOST: '127.0.0.1' }), logger });
+    handle = await serve(local, { ...quiet, port: 0 });
+    expect(handle.server.address()).toMatchObject({ address: '127.0.0.1' });
+    await handle.close();
+    handle = await serve(testApp(), { ...quiet, port: 0 });
+    expect(['::', '0.0.0.0']).toContain((handle.server.address() as net.AddressInfo).address);
+  });
+
   test('a plain express() app is served too', async () => {
     const app = express();
     app.get('/', (_req, res) => res.send('plain'));
@@ -131,7 +141,7 @@ describe('serve', () => {
     });
   });
 
-  test('its requests and responses stay fast-mode V8 objects, on the Express path and the fast lane', () => {
+  test('its requests and responses stay fast-mode V8 objects, for an app route and a proxied request', () => {
     // V8 internals, checked because a dictionary-mode response once cost ~15 µs per request.
     const fixture = path.join(__dirname, 'fixtures', 'fast-objects.js');
     const out = execFileSync(process.execPath, ['--allow-natives-syntax', fixture], {
@@ -279,6 +289,12 @@ describe('serve refuses what the platform does not speak', () => {
     [{ keepAliveTimeout: 0 }, RangeError, /keepAliveTimeout must be from 1/],
     [{ shutdownTimeout: -5 }, RangeError, /shutdownTimeout must be from 0/],
     [{ drainDelay: 1.5 }, TypeError, /drainDelay must be an integer/],
+    [
+      { appPaths: ['/api'] },
+      TypeError,
+      /appPaths was removed; every request goes through the app at the same speed/,
+    ],
+    [{ appPaths: undefined }, TypeError, /appPaths was removed/],
   ])('options %j', (options, type, message) => {
     expect(() => serve(testApp(), options as never)).toThrow(type);
     expect(() => serve(testApp(), options as never)).toThrow(message);

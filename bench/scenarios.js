@@ -21,12 +21,6 @@ const SCENARIOS = [
     needs: ['createApp', 'serve'],
   },
   {
-    id: 'nexthop-hello-one-layer-sketch',
-    title: 'sketch: nexthop hello with the request context as one middleware layer',
-    server: 'nexthop-hello-one-layer-sketch.js',
-    needs: ['createApp', 'serve', 'clientIp', 'forwardedProto', 'requestId', 'geo', 'securityHeaders'],
-  },
-  {
     id: 'nexthop-hello-no-log',
     title: 'nexthop hello, access log off',
     server: 'nexthop-hello-no-log.js',
@@ -37,18 +31,6 @@ const SCENARIOS = [
     title: 'nexthop createApp() default stack + nextHopProxy()',
     server: 'nexthop-proxy.js',
     needs: ['createApp', 'serve', 'nextHopProxy'],
-  },
-  {
-    id: 'nexthop-fast-lane',
-    title: "nexthop fast lane: serve(app, { appPaths: ['/api'] }), /hello proxied outside Express",
-    server: 'nexthop-fast-lane.js',
-    needs: ['createApp', 'serve', 'nextHopProxy'],
-  },
-  {
-    id: 'nexthop-fast-lane-sketch',
-    title: 'sketch: nexthop access log + context + nextHopProxy as plain functions, no Express router',
-    server: 'nexthop-fast-lane-sketch.js',
-    needs: ['createApp', 'createLogger', 'nextHopProxy', 'clientIp', 'forwardedProto', 'requestId'],
   },
   {
     id: 'express-hpm',
@@ -124,14 +106,6 @@ const BUDGETS = [
     'nexthop-proxy',
     'express-hpm',
     { min: 2 },
-  ],
-  [
-    'Fast-lane proxied request ≥ 1.0× Fastify + @fastify/http-proxy',
-    'throughput',
-    'rps',
-    'nexthop-fast-lane',
-    'fastify-proxy',
-    { min: 1, missing: 'no nexthop-fast-lane scenario yet (the fast lane is not built)' },
   ],
   [
     '1 GiB upload through the nexthop proxy: peak RSS < 100 MB',

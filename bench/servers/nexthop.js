@@ -85,19 +85,4 @@ function serveBench(nexthop, app, options = {}) {
     .then(({ port }) => process.stdout.write(`READY ${port}\n`));
 }
 
-/**
- * Express-style middleware run as plain functions, for the sketches: each handler's next()
- * calls the following one, and `done(err?)` runs after the last or on the first error.
- */
-function plainChain(handlers) {
-  return function runPlainChain(req, res, done) {
-    let i = 0;
-    const next = (err) => {
-      if (err || i === handlers.length) return done(err);
-      handlers[i++](req, res, next);
-    };
-    next();
-  };
-}
-
-module.exports = { load, prepareEnv, createBenchApp, serveBench, plainChain };
+module.exports = { load, prepareEnv, createBenchApp, serveBench };

@@ -341,10 +341,10 @@ describe('appPaths validation at construction', () => {
     ['a trailing wildcard', ['/hello*'], RangeError, /is a pattern.*use "\/hello"/],
     ['a route parameter', ['/users/:id'], RangeError, /is a pattern.*use "\/users"/],
     ['only a wildcard', ['/*'], RangeError, /is a pattern.*list the prefixes themselves, e.g. "\/api"/],
-  ])('%s', (_name, appPaths, type, message) => {
+  ])('%s', async (_name, appPaths, type, message) => {
     const call = () => serve(app(), { ...quiet, port: 0, appPaths: appPaths as string[] });
-    expect(call).toThrow(type);
-    expect(call).toThrow(message);
+    await expect(call()).rejects.toThrow(type);
+    await expect(call()).rejects.toThrow(message);
   });
 
   test.each([
@@ -363,16 +363,16 @@ describe('appPaths validation at construction', () => {
       (a: Application) => a.use(nextHopProxy({ target: upstream.url, pathFilter: '/shop' })),
       /without pathFilter/,
     ],
-  ])('%s: RangeError', (_name, mount, message) => {
+  ])('%s: RangeError', async (_name, mount, message) => {
     const call = () => serve(app(mount), { ...quiet, port: 0, appPaths: ['/api'] });
-    expect(call).toThrow(RangeError);
-    expect(call).toThrow(message);
+    await expect(call()).rejects.toThrow(RangeError);
+    await expect(call()).rejects.toThrow(message);
   });
 
-  test('a plain express() app: TypeError', () => {
+  test('a plain express() app: TypeError', async () => {
     const plain = express();
     plain.use(nextHopProxy({ target: upstream.url }));
-    expect(() => serve(plain, { ...quiet, port: 0, appPaths: ['/api'] })).toThrow(
+    await expect(serve(plain, { ...quiet, port: 0, appPaths: ['/api'] })).rejects.toThrow(
       /appPaths needs an app made by createApp\(\)/,
     );
   });

@@ -1,5 +1,6 @@
 import express from 'express';
 import type { Application } from 'express';
+import { checkOptions, optionNames } from './check-options';
 import { loadConfig, type Config } from './config';
 import { setAppContext } from './context';
 import { NexthopError } from './errors';
@@ -49,6 +50,19 @@ export interface CreateAppOptions {
   requireHttps?: RequireHttpsOptions | boolean;
 }
 
+const KNOWN_OPTIONS = optionNames<CreateAppOptions>({
+  config: true,
+  logger: true,
+  trustedProxies: true,
+  accessLog: true,
+  clientIp: true,
+  forwardedProto: true,
+  requestId: true,
+  geo: true,
+  securityHeaders: true,
+  requireHttps: true,
+});
+
 /** Config and logger for a new app; a bad environment or log folder fails start-up cleanly. */
 export function startupContext(options: { config?: Config; logger?: Logger }): {
   config: Config;
@@ -81,9 +95,7 @@ export function startupContext(options: { config?: Config; logger?: Logger }): {
  * serve(app);
  */
 export function createApp(options: Readonly<CreateAppOptions> = {}): Application {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError('nexthop createApp: options must be an object, e.g. createApp({ config })');
-  }
+  checkOptions('createApp', options, KNOWN_OPTIONS);
   // One compiled trust for Express and every middleware. Never `true`: an app reached
   // directly from the internet must not take a client's word for its own address.
   const trust = compileTrust(options.trustedProxies, 'createApp');

@@ -2,6 +2,7 @@ import { IncomingMessage } from 'node:http';
 import type { Agent } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { markFactory } from '../../lib/check-options';
 import { forward } from './forward';
 import { compileOptions, type NextHopProxyOptions } from './options';
 import { upstreamPath } from './path';
@@ -76,7 +77,10 @@ function isRequest(value: unknown): boolean {
  * app.use(nextHopProxy());            // everything else goes to next-hop
  * serve(app);                         // also routes WebSocket upgrades to it
  */
-export function nextHopProxy(options: Readonly<NextHopProxyOptions> = {}): NextHopProxyHandler {
+export function nextHopProxy(
+  options: Readonly<NextHopProxyOptions> = {},
+  _notMiddleware?: never,
+): NextHopProxyHandler {
   if (isRequest(options)) {
     throw new TypeError(
       'nexthop nextHopProxy: it looks like you did app.use(nextHopProxy); call the factory: app.use(nextHopProxy())',
@@ -104,3 +108,5 @@ export function nextHopProxy(options: Readonly<NextHopProxyOptions> = {}): NextH
   made.set(handler, { filtered: filter !== undefined });
   return handler;
 }
+
+markFactory('nextHopProxy', nextHopProxy);

@@ -84,8 +84,9 @@ export function startupContext(options: { config?: Config; logger?: Logger }): {
  * limited to the platform's private network so `req.ip`, `req.protocol` and `req.secure`
  * tell the truth, and the request-context middleware mounted in order.
  *
- * Throws `ConfigError` (`ERR_NEXTHOP_CONFIG`) for bad environment variables and
- * `NexthopError` (`ERR_NEXTHOP_LOG_DIR`) when the log folder is not writable.
+ * Throws `ConfigError` (`ERR_NEXTHOP_CONFIG`) for bad environment variables,
+ * `NexthopError` (`ERR_NEXTHOP_LOG_DIR`) when the log folder is not writable, and a
+ * `TypeError` for an unknown option, naming the closest known one.
  *
  * @example
  * const app = createApp();

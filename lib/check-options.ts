@@ -101,9 +101,32 @@ const FACTORY = Symbol.for('nexthop.factory');
 /**
  * Mark `factory` (e.g. `clientIp`) as a nexthop middleware factory, so serve() can tell
  * `app.use(clientIp)` from `app.use(clientIp())` when it walks the app at start-up.
+ * The compile-time half: each factory's second parameter, `_notMiddleware?: never`, is never
+ * passed; Express would pass `res` there, so TypeScript refuses `app.use(clientIp)`.
  */
 export function markFactory(name: string, factory: (...args: never[]) => unknown): void {
   Object.defineProperty(factory, FACTORY, { value: name });
+}
+
+/** What serve()'s start-up check needs to know of a middleware a factory made. */
+export interface MiddlewareMark {
+  /** The factory that made it, e.g. `'nextHopProxy'`. */
+  readonly factory: string;
+  /** It only acts on some paths (e.g. nextHopProxy's `pathFilter`), passing others on. */
+  readonly filtered: boolean;
+}
+
+const MIDDLEWARE = Symbol.for('nexthop.middleware');
+
+/** Mark `handler` as made by a nexthop factory; returns it. */
+export function markMiddleware<H extends object>(handler: H, mark: MiddlewareMark): H {
+  return Object.defineProperty(handler, MIDDLEWARE, { value: Object.freeze({ ...mark }) });
+}
+
+/** The mark {@link markMiddleware} put on `handler`, else undefined. */
+export function middlewareMark(handler: unknown): MiddlewareMark | undefined {
+  if (typeof handler !== 'function') return undefined;
+  return (handler as unknown as Record<symbol, MiddlewareMark | undefined>)[MIDDLEWARE];
 }
 
 /** The name of the nexthop factory `fn` is (see {@link markFactory}), else undefined. */

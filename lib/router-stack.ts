@@ -1,7 +1,6 @@
 import { METHODS } from 'node:http';
 import type { Application } from 'express';
-import { factoryName } from './check-options';
-import { nextHopProxyInfo } from '../middleware/next-hop-proxy';
+import { factoryName, middlewareMark } from './check-options';
 
 /** The parts of Express 5's router layers read here (router 2.x). */
 interface Layer {
@@ -101,10 +100,12 @@ function routeNames(handlers: readonly MountedHandler[]): string[] {
 
 /** A warning when a root nextHopProxy() without pathFilter comes before routes: they never run. */
 function shadowedRoutes(handlers: readonly MountedHandler[]): string[] {
-  const at = handlers.findIndex(
-    (h) =>
-      h.topLevel && h.method === 'use' && h.path === '/' && nextHopProxyInfo(h.handle)?.filtered === false,
-  );
+  const at = handlers.findIndex((h) => {
+    const mark = middlewareMark(h.handle);
+    return (
+      h.topLevel && h.method === 'use' && h.path === '/' && mark?.factory === 'nextHopProxy' && !mark.filtered
+    );
+  });
   if (at === -1) return [];
   const routes = routeNames(handlers.slice(at + 1));
   if (routes.length === 0) return [];

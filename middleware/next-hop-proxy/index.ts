@@ -2,7 +2,7 @@ import { IncomingMessage } from 'node:http';
 import type { Agent } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { markFactory } from '../../lib/check-options';
+import { markFactory, markMiddleware } from '../../lib/check-options';
 import { forward } from './forward';
 import { compileOptions, type NextHopProxyOptions } from './options';
 import { upstreamPath } from './path';
@@ -106,7 +106,7 @@ export function nextHopProxy(
 
   const handler = Object.assign(nextHopProxyMiddleware, { upgrade, agent: compiled.agent, upstreamSockets });
   made.set(handler, { filtered: filter !== undefined });
-  return handler;
+  return markMiddleware(handler, { factory: 'nextHopProxy', filtered: filter !== undefined });
 }
 
 markFactory('nextHopProxy', nextHopProxy);

@@ -144,6 +144,12 @@ describe('createLogger files', () => {
   test.each<[string, Record<string, unknown>, ErrorConstructor, string]>([
     ['level unknown', { level: 'loud' }, RangeError, 'level "loud" is not one of error, warn, info'],
     [
+      'level mistyped',
+      { level: 'verbos' },
+      RangeError,
+      'level "verbos" (did you mean verbose?) is not one of error,',
+    ],
+    [
       'console unknown',
       { console: 'fancy' },
       RangeError,

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type * as Winston from 'winston';
 import type { Logger } from 'winston';
-import { checkOptions, optionNames } from './check-options';
+import { checkOptions, optionNames, suggestion } from './check-options';
 import { DEFAULT_LOG_DIR, LOG_LEVELS, WORKER_ID_ENV, type LogLevel } from './config';
 import { NexthopError } from './errors';
 import { acquireLineFile, type LineFile } from './line-file';
@@ -186,7 +186,7 @@ function compile(options: Readonly<LoggerOptions>) {
   const level = options.level ?? ((process.env.LOG_LEVEL?.trim().toLowerCase() || 'info') as LogLevel);
   if (!(LOG_LEVELS as readonly string[]).includes(level)) {
     throw new RangeError(
-      `nexthop createLogger: level "${String(level)}" is not one of ${LOG_LEVELS.join(', ')}`,
+      `nexthop createLogger: level "${String(level)}"${suggestion(String(level), LOG_LEVELS)} is not one of ${LOG_LEVELS.join(', ')}`,
     );
   }
   const consoleMode = options.console ?? (process.stdout.isTTY ? 'pretty' : 'json');

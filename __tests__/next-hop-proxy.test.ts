@@ -498,7 +498,7 @@ describe('options are checked at creation', () => {
     [
       'unknown option',
       () => nextHopProxy({ targt: 'http://x' } as never),
-      /unknown option "targt"; known options: target/,
+      /unknown option "targt" \(did you mean target\?\); known options: target, forceHttps/,
     ],
     [
       'hpm option changeOrigin',

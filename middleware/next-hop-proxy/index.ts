@@ -2,6 +2,7 @@ import { IncomingMessage } from 'node:http';
 import type { Agent } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { markFactory, markMiddleware } from '../../lib/check-options';
 import { forward } from './forward';
 import { compileOptions, type NextHopProxyOptions } from './options';
 import { upstreamPath } from './path';
@@ -68,7 +69,10 @@ function isRequest(value: unknown): boolean {
  * app.use(nextHopProxy());            // everything else goes to next-hop
  * serve(app);                         // also routes WebSocket upgrades to it
  */
-export function nextHopProxy(options: Readonly<NextHopProxyOptions> = {}): NextHopProxyHandler {
+export function nextHopProxy(
+  options: Readonly<NextHopProxyOptions> = {},
+  _notMiddleware?: never,
+): NextHopProxyHandler {
   if (isRequest(options)) {
     throw new TypeError(
       'nexthop nextHopProxy: it looks like you did app.use(nextHopProxy); call the factory: app.use(nextHopProxy())',
@@ -92,5 +96,10 @@ export function nextHopProxy(options: Readonly<NextHopProxyOptions> = {}): NextH
     return compiled.pool?.stats() ?? agentStats(compiled.agent);
   }
 
-  return Object.assign(nextHopProxyMiddleware, { upgrade, agent: compiled.agent, upstreamSockets });
+  return markMiddleware(
+    Object.assign(nextHopProxyMiddleware, { upgrade, agent: compiled.agent, upstreamSockets }),
+    { factory: 'nextHopProxy', filtered: filter !== undefined },
+  );
 }
+
+markFactory('nextHopProxy', nextHopProxy);

@@ -1,5 +1,6 @@
 import { Agent, type ClientRequest, type IncomingMessage } from 'node:http';
 import type { Request, Response } from 'express';
+import { unknownOption } from '../../lib/check-options';
 import { loadConfig } from '../../lib/config';
 import { NexthopError } from '../../lib/errors';
 import { HEALTH_PATH } from '../../lib/platform';
@@ -178,7 +179,7 @@ function checkOptionNames(options: object): void {
   for (const key of Object.keys(options)) {
     if (KNOWN.has(key)) continue;
     if (key in NOT_SUPPORTED) fail(`option "${key}" is not supported: ${NOT_SUPPORTED[key]}`);
-    fail(`unknown option "${key}"; known options: ${[...KNOWN].join(', ')}`);
+    throw unknownOption('nextHopProxy', key, [...KNOWN]);
   }
 }
 

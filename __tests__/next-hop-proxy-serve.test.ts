@@ -137,7 +137,7 @@ describe('WebSocket and other upgrades through serve()', () => {
     expect(seen['x-forwarded-proto']).toBe('https');
     expect(seen['true-client-ip']).toBe('203.0.113.9');
     expect(seen['x-forwarded-for']).toBe('127.0.0.1');
-    expect(seen.connection).toBe('Upgrade');
+    expect(seen.connection?.toLowerCase()).toBe('upgrade');
     expect(seen.upgrade).toBe('websocket');
   });
 

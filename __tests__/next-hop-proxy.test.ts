@@ -27,6 +27,8 @@ afterEach(async () => {
 /** Serve an Express app built by `build` on 127.0.0.1 and return its port. */
 async function serveApp(build: (app: express.Express) => void): Promise<number> {
   const app = express();
+  // The test client is a loopback peer: trusted, as the platform's nginx front is.
+  app.set('trust proxy', 'loopback');
   build(app);
   const server = http.createServer(app);
   servers.push(server);
@@ -132,21 +134,31 @@ describe('request headers', () => {
     expect(echo.headers['x-dup']).toBe('1, 2');
   });
 
-  test('X-Forwarded-Proto: first value only; forceHttps sends https; absent stays absent', async () => {
+  test('X-Forwarded-Proto: one value, the scheme the app trusts; forceHttps sends https', async () => {
     const plain = await proxyPort();
     const forced = await proxyPort({ forceHttps: true });
-    const cases: [number, string[], string | undefined][] = [
+    const withProto = await serveApp((app) => {
+      app.use((req, _res, next) => {
+        Object.assign(req, { proto: 'https' }); // as forwardedProto() sets it
+        next();
+      });
+      app.use(nextHopProxy({ target: upstream.url }));
+    });
+    const cases: [number, string[], string][] = [
       [plain, ['X-Forwarded-Proto', 'http'], 'http'],
       [plain, ['X-Forwarded-Proto', 'https, http'], 'https'],
+      [plain, ['X-Forwarded-Proto', 'HTTPS'], 'https'],
       [plain, ['X-Forwarded-Proto', 'https', 'X-Forwarded-Proto', 'http'], 'https'],
-      [plain, [], undefined],
+      [plain, ['X-Forwarded-Proto', 'wss'], 'http'],
+      [plain, [], 'http'],
       [forced, ['X-Forwarded-Proto', 'http'], 'https'],
       [forced, [], 'https'],
+      [withProto, ['X-Forwarded-Proto', 'http'], 'https'],
     ];
     for (const [port, headers, expected] of cases) {
       const echo = (await send(port, { headers: ['Host', 'h', ...headers] })).json();
-      expect(echo.headers['x-forwarded-proto']).toBe(expected);
-      expect(echo.rawHeaders.filter((h) => /^x-forwarded-proto$/i.test(h)).length).toBe(expected ? 1 : 0);
+      expect([headers, echo.headers['x-forwarded-proto']]).toEqual([headers, expected]);
+      expect(echo.rawHeaders.filter((h) => /^x-forwarded-proto$/i.test(h)).length).toBe(1);
     }
   });
 
@@ -229,31 +241,72 @@ describe('request headers', () => {
     }
   });
 
-  test('onProxyRequest edits upstream fields; onProxyResponse edits response fields', async () => {
+  test('onProxyRequest edits method, path and fields; onProxyResponse edits response fields', async () => {
+    const seen: unknown[] = [];
     const port = await proxyPort({
       onProxyRequest: (proxyReq, req) => {
-        proxyReq.setHeader('X-Added', `for ${req.method}`);
-        proxyReq.removeHeader('cookie');
+        seen.push({ ...proxyReq, headers: { ...proxyReq.headers } });
+        proxyReq.headers['x-added'] = `for ${req.method}`;
+        delete proxyReq.headers.cookie;
+        proxyReq.path = `/rewritten${proxyReq.path}`;
+        proxyReq.method = 'PUT';
       },
-      onProxyResponse: (proxyRes, _req, res) => {
+      onProxyResponse: (proxyRes, req) => {
+        seen.push(proxyRes.status);
         proxyRes.headers['cache-control'] = 'no-store';
         delete proxyRes.headers['x-upstream'];
-        res.setHeader('X-From-Hook', '1');
+        req.res?.setHeader('X-From-Hook', '1');
       },
     });
     const reply = await send(port, {
       method: 'POST',
+      path: '/p?q=1',
       headers: { Cookie: 'a=1', 'Content-Type': 'text/plain', 'X-Forwarded-For': '1.1.1.1' },
       body: 'hello',
     });
     const echo = reply.json();
+    expect(seen[0]).toMatchObject({
+      method: 'POST',
+      path: '/p?q=1',
+      upgrade: false,
+      headers: { cookie: 'a=1', 'x-forwarded-for': '1.1.1.1, 127.0.0.1', 'true-client-ip': '127.0.0.1' },
+    });
+    expect(seen[1]).toBe(200);
+    expect([echo.method, echo.url]).toEqual(['PUT', '/rewritten/p?q=1']);
     expect(echo.headers['x-added']).toBe('for POST');
     expect(echo.headers.cookie).toBeUndefined();
-    expect(echo.headers['x-forwarded-for']).toBe('1.1.1.1, 127.0.0.1');
+    expect(echo.headers['content-length']).toBe('5');
     expect(echo.body).toBe('hello');
     expect(reply.headers['cache-control']).toBe('no-store');
     expect(reply.headers['x-upstream']).toBeUndefined();
     expect(reply.headers['x-from-hook']).toBe('1');
+  });
+
+  test('a hook that sets a field HTTP forbids: next(err) ERR_NEXTHOP_BAD_PROXY_REQUEST, nothing sent', async () => {
+    const requests: string[] = [];
+    const onRequest = (req: http.IncomingMessage) => requests.push(req.url ?? '');
+    upstream.events.on('request', onRequest);
+    const codes: string[] = [];
+    const port = await serveApp((app) => {
+      app.use(
+        nextHopProxy({
+          target: upstream.url,
+          onProxyRequest: (proxyReq) => {
+            proxyReq.headers['x-bad'] = 'a\r\nInjected: 1';
+          },
+        }),
+      );
+      app.use(
+        (err: NexthopError, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+          codes.push(err.code);
+          res.status(err.status).end();
+        },
+      );
+    });
+    expect((await send(port, { path: '/forbidden' })).status).toBe(500);
+    upstream.events.off('request', onRequest);
+    expect(codes).toEqual(['ERR_NEXTHOP_BAD_PROXY_REQUEST']);
+    expect(requests).not.toContain('/forbidden');
   });
 
   test.each(['onProxyRequest', 'onProxyResponse'] as const)(
@@ -535,24 +588,34 @@ describe('options are checked at creation', () => {
       /connectTimeout must be an integer/,
     ],
     [
-      'freeSocketTimeout type',
-      () => nextHopProxy({ target: 'http://x', freeSocketTimeout: NaN }),
-      /freeSocketTimeout must be an integer/,
+      'keepAliveTimeout type',
+      () => nextHopProxy({ target: 'http://x', keepAliveTimeout: NaN }),
+      /keepAliveTimeout must be an integer number of milliseconds/,
     ],
     [
-      'maxSockets type',
-      () => nextHopProxy({ target: 'http://x', maxSockets: '8' as never }),
-      /maxSockets must be an integer/,
+      'healthTimeout type',
+      () => nextHopProxy({ target: 'http://x', healthTimeout: '3s' as never }),
+      /healthTimeout must be an integer number of milliseconds/,
     ],
     [
-      'agent type',
-      () => nextHopProxy({ target: 'http://x', agent: {} as never }),
-      /agent must be an http.Agent/,
+      'connections type',
+      () => nextHopProxy({ target: 'http://x', connections: '8' as never }),
+      /connections must be an integer/,
     ],
     [
-      'agent with tuning',
-      () => nextHopProxy({ target: 'http://x', agent: new http.Agent(), maxSockets: 4 }),
-      /maxSockets cannot be combined with agent/,
+      'agent (removed)',
+      () => nextHopProxy({ target: 'http://x', agent: new http.Agent() } as never),
+      /"agent" is not supported: the proxy runs on an undici pool; tune it with connections/,
+    ],
+    [
+      'maxSockets (renamed)',
+      () => nextHopProxy({ target: 'http://x', maxSockets: 4 } as never),
+      /"maxSockets" is not supported: it is called connections/,
+    ],
+    [
+      'freeSocketTimeout (renamed)',
+      () => nextHopProxy({ target: 'http://x', freeSocketTimeout: 4 } as never),
+      /"freeSocketTimeout" is not supported: it is called keepAliveTimeout/,
     ],
     [
       'pathFilter type',
@@ -602,9 +665,14 @@ describe('options are checked at creation', () => {
       /connectTimeout must be from 1/,
     ],
     [
-      'maxSockets 0',
-      () => nextHopProxy({ target: 'http://x', maxSockets: 0 }),
-      /maxSockets must be from 1 to 65535, got 0/,
+      'connections 0',
+      () => nextHopProxy({ target: 'http://x', connections: 0 }),
+      /connections must be from 1 to 65535, got 0/,
+    ],
+    [
+      'healthTimeout 0',
+      () => nextHopProxy({ target: 'http://x', healthTimeout: 0 }),
+      /healthTimeout must be from 1 to 2147483647 ms, got 0/,
     ],
   ])('RangeError: %s', (_name, create, message) => {
     expect(create).toThrow(RangeError);
@@ -635,11 +703,14 @@ describe('options are checked at creation', () => {
     }
   });
 
-  test('the handler is named and exposes upgrade() and its agent', () => {
+  test('the handler is named and exposes upgrade(), upstreamSockets() and close()', async () => {
     const proxy = nextHopProxy({ target: 'http://127.0.0.1:1' });
     expect(proxy.name).toBe('nextHopProxyMiddleware');
     expect(typeof proxy.upgrade).toBe('function');
-    expect(proxy.agent).toBeInstanceOf(http.Agent);
-    expect(nextHopProxy({ target: new URL('http://[::1]:8080') }).agent).toBeInstanceOf(http.Agent);
+    expect(proxy.upstreamSockets()).toEqual({ busy: 0, idle: 0, queued: 0 });
+    await proxy.close();
+    const v6 = nextHopProxy({ target: new URL('http://[::1]:8080') });
+    expect(v6.upstreamSockets()).toEqual({ busy: 0, idle: 0, queued: 0 });
+    await v6.close();
   });
 });

@@ -53,9 +53,13 @@ afterEach(async () => {
   handle = undefined;
 });
 
-async function serveProxy(mount: string, options: NextHopProxyOptions = {}): Promise<number> {
+async function serveProxy(
+  mount: string,
+  options: NextHopProxyOptions = {},
+  trustedProxies?: string[],
+): Promise<number> {
   const logger = createLogger({ dir: logDir, console: false });
-  const app = createApp({ config: loadConfig({ LOG_DIR: logDir, PORT: '8080' }), logger });
+  const app = createApp({ config: loadConfig({ LOG_DIR: logDir, PORT: '8080' }), logger, trustedProxies });
   app.get('/app', (_req, res) => res.send('app'));
   app.use(mount, nextHopProxy({ target: `http://127.0.0.1:${upstreamPort}`, ...options }));
   handle = await serve(app, { ...quiet, port: 0 });
@@ -139,6 +143,44 @@ describe('WebSocket and other upgrades through serve()', () => {
     expect(seen['x-forwarded-for']).toBe('127.0.0.1');
     expect(seen.connection?.toLowerCase()).toBe('upgrade');
     expect(seen.upgrade).toBe('websocket');
+  });
+
+  test('from an untrusted peer, forged forwarding fields are not passed on', async () => {
+    const port = await serveProxy('/', {}, ['127.0.0.1/32']);
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/forged`, {
+      localAddress: '127.0.0.2',
+      headers: { 'X-Forwarded-Proto': 'https', 'True-Client-IP': '6.6.6.6', 'section-io-id': 'x' },
+    });
+    await once(ws, 'message');
+    ws.terminate();
+    const seen = upgradeHeaders.at(-1) as http.IncomingHttpHeaders;
+    expect([seen['true-client-ip'], seen['x-forwarded-proto'], seen['section-io-id']]).toEqual([
+      '127.0.0.2',
+      'http',
+      undefined,
+    ]);
+  });
+
+  test('hooks see upgrades: onProxyRequest edits the upgrade request, onProxyResponse the 101', async () => {
+    const seen: boolean[] = [];
+    const port = await serveProxy('/', {
+      onProxyRequest: (proxyReq, req) => {
+        seen.push(proxyReq.upgrade);
+        proxyReq.headers['x-hooked'] = req.path;
+      },
+      onProxyResponse: (proxyRes) => {
+        seen.push(proxyRes.upgrade, proxyRes.status === 101);
+        proxyRes.headers['x-edge'] = 'yes';
+      },
+    });
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/hooked`);
+    const greeting = once(ws, 'message');
+    const [res] = (await once(ws, 'upgrade')) as [http.IncomingMessage];
+    expect(res.headers['x-edge']).toBe('yes');
+    await greeting;
+    ws.terminate();
+    expect(upgradeHeaders.at(-1)?.['x-hooked']).toBe('/hooked');
+    expect(seen).toEqual([true, true, true]);
   });
 
   test('mounted at a subpath: the full path goes upstream; forceHttps applies', async () => {

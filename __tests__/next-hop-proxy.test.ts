@@ -10,6 +10,7 @@ import {
   sha256,
   shut,
   startEchoUpstream,
+  type Echo,
   type EchoUpstream,
 } from './helpers/echo-upstream';
 
@@ -349,6 +350,66 @@ test('a client gone before the proxy runs: nothing is sent upstream', async () =
   upstream.events.off('request', onRequest);
   expect(requests).not.toContain('/gone');
   expect(recorded[0]).toEqual({ error: 'ERR_NEXTHOP_CLIENT_ABORTED', ms: 0 });
+});
+
+describe('forwarding fields come only from trusted peers', () => {
+  /** GET through an app trusting only 127.0.0.1, from `localAddress`; resolves with the echo. */
+  async function fromPeer(localAddress: string, headers: Record<string, string>): Promise<Echo> {
+    const app = express();
+    app.set('trust proxy', '127.0.0.1');
+    app.use(nextHopProxy({ target: upstream.url }));
+    const server = http.createServer(app);
+    servers.push(server);
+    const port = await listen(server);
+    return new Promise((resolve, reject) => {
+      const req = http.get({ host: '127.0.0.1', port, localAddress, headers, agent: false }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c));
+        res.on('end', () => resolve(JSON.parse(text) as Echo));
+      });
+      req.on('error', reject);
+    });
+  }
+
+  const forged = {
+    'True-Client-IP': '6.6.6.6',
+    'X-Forwarded-Proto': 'https',
+    'X-Forwarded-For': '6.6.6.6',
+    'Section-IO-Geo-Country-Code': 'ZZ',
+    'section-io-id': 'forged-id',
+  };
+
+  test('an untrusted peer: its True-Client-IP, X-Forwarded-Proto and section-io-* fields are not passed on', async () => {
+    const echo = await fromPeer('127.0.0.2', forged);
+    expect(echo.headers['true-client-ip']).toBe('127.0.0.2');
+    expect(echo.headers['x-forwarded-proto']).toBe('http');
+    expect(echo.headers['section-io-geo-country-code']).toBeUndefined();
+    expect(echo.headers['section-io-id']).toBeUndefined();
+    // X-Forwarded-For is a list: the peer is appended, so next-hop sees who sent the rest.
+    expect(echo.headers['x-forwarded-for']).toBe('6.6.6.6, 127.0.0.2');
+  });
+
+  test('a trusted peer: the same fields are passed on', async () => {
+    const echo = await fromPeer('127.0.0.1', forged);
+    expect(echo.headers['true-client-ip']).toBe('6.6.6.6');
+    expect(echo.headers['x-forwarded-proto']).toBe('https');
+    expect(echo.headers['section-io-geo-country-code']).toBe('ZZ');
+    expect(echo.headers['section-io-id']).toBe('forged-id');
+  });
+
+  test('without an Express app (a plain node server) no peer is trusted', async () => {
+    const proxy = nextHopProxy({ target: upstream.url });
+    const server = http.createServer((req, res) =>
+      proxy(req as express.Request, res as express.Response, () => {}),
+    );
+    servers.push(server);
+    const echo = (await send(await listen(server), { headers: forged })).json();
+    expect([echo.headers['true-client-ip'], echo.headers['x-forwarded-proto']]).toEqual([
+      '127.0.0.1',
+      'http',
+    ]);
+    expect(echo.headers['section-io-id']).toBeUndefined();
+  });
 });
 
 describe('bodies', () => {

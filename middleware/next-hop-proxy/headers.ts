@@ -128,7 +128,7 @@ interface Received {
   trueClientIp: string | undefined;
 }
 
-/** Copy one client field by its rule; returns false for a field the caller handles. */
+/** Copy (or note) one client field by its rule; Host and X-Request-Id are the caller's. */
 function copyField(head: RequestHead, got: Received, name: string, value: string, lower: string): void {
   const { headers } = head;
   switch (REQUEST_RULES.get(lower)) {
@@ -154,7 +154,7 @@ function copyField(head: RequestHead, got: Received, name: string, value: string
     case Rule.TrueClientIp:
       got.trueClientIp ??= value;
       break;
-    // Rule.Drop; Host and RequestId are handled by the caller.
+    // Rule.Drop
   }
 }
 
@@ -165,12 +165,13 @@ function copyField(head: RequestHead, got: Received, name: string, value: string
  * appended to X-Forwarded-For, X-Request-Id from `req.id`, `section-io-*` fields only from
  * a trusted peer. Framing fields are reported, not copied.
  */
-export function requestHead(c: CompiledOptions, req: IncomingMessage, trust = trustOf(req)): RequestHead {
+export function requestHead(c: CompiledOptions, req: IncomingMessage): RequestHead {
+  const trust = trustOf(req);
   const raw = req.rawHeaders;
   const head: RequestHead = { headers: [], contentType: undefined, contentLength: undefined, chunked: false };
   const got: Received = { connection: undefined, forwardedFor: undefined, trueClientIp: undefined };
-  const context = req as IncomingMessage & { clientIp?: unknown; id?: unknown; proto?: string };
-  const requestId = context.id === undefined || context.id === null ? '' : String(context.id);
+  const { id } = req as IncomingMessage & { id?: unknown };
+  const requestId = id === undefined || id === null ? '' : String(id);
   const trusted = trust(req.socket.remoteAddress, 0);
   let host = false;
   for (let i = 0; i < raw.length; i += 2) {

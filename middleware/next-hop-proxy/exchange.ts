@@ -1,5 +1,6 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { Readable } from 'node:stream';
 import { debuglog } from 'node:util';
 import type { NextFunction, Request, Response } from 'express';
 import type { Dispatcher } from 'undici';
@@ -69,6 +70,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private settled = false;
   private healthTimer: NodeJS.Timeout | undefined = undefined;
   private readonly start = performance.now();
+  /** The request body streams from the client (so it cannot be sent twice). */
+  private readonly streamed: boolean;
 
   constructor(
     private readonly c: CompiledOptions,
@@ -80,6 +83,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     /** The health path: answered 200 by the proxy when next-hop fails or is slow. */
     private readonly health: boolean,
   ) {
+    this.streamed = options.body instanceof Readable;
     (res as Linked)[kExchange] = this;
     // First in line, so an access-log listener on 'close' already sees a client abort recorded.
     res.prependListener('close', onClientClose);
@@ -88,7 +92,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   /** Hand the request to undici's pool. */
   send(): void {
-    this.c.pool.dispatch(this.options, this);
+    this.c.upstream.pool.dispatch(this.options, this);
   }
 
   private elapsed(): number {
@@ -166,7 +170,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     try {
       // next-hop answered before the upload ended (e.g. 413): the rest of the body will not be
       // read, so this client connection cannot carry another request.
-      if (this.options.body === this.req && !this.req.complete) res.setHeader('Connection', 'close');
+      if (this.streamed && !this.req.complete) res.setHeader('Connection', 'close');
       res.writeHead(status, fields as OutgoingHttpHeaders);
       return true;
     } catch (err) {

@@ -1,3 +1,4 @@
+import { PassThrough } from 'node:stream';
 import type { NextFunction, Request, Response } from 'express';
 import type { Dispatcher } from 'undici';
 import { NexthopError } from '../../lib/errors';
@@ -35,7 +36,9 @@ export function forward(
     method: req.method as Dispatcher.HttpMethod,
     path,
     headers: head.headers,
-    body: body === undefined ? req : body,
+    // Through a PassThrough, not `req` itself: undici destroys a body stream when it is done
+    // with it, and an IncomingMessage it destroys loses its `socket` (the access log reads it).
+    body: body === undefined ? req.pipe(new PassThrough()) : body,
   };
   const health = c.healthPath !== false && pathnameOf(path) === c.healthPath;
   const ex = new Exchange(c, req, res, next, locals, options, health);

@@ -79,7 +79,7 @@ export function nextHopProxy(options: Readonly<NextHopProxyOptions> = {}): NextH
     );
   }
   const compiled = compileOptions(options);
-  const { filter, pool } = compiled;
+  const { filter, upstream } = compiled;
 
   function nextHopProxyMiddleware(req: Request, res: Response, next: NextFunction): void {
     // originalUrl: Express strips the mount path from req.url; next-hop gets the full path.
@@ -93,11 +93,11 @@ export function nextHopProxy(options: Readonly<NextHopProxyOptions> = {}): NextH
   }
 
   function upstreamSockets(): UpstreamSockets {
-    const { connected, free, pending } = pool.stats;
+    const { connected, free, pending } = upstream.stats();
     return { busy: connected - free, idle: free, queued: pending };
   }
 
-  const close = (): Promise<void> => pool.close();
+  const close = (): Promise<void> => upstream.close();
   const handler = Object.assign(nextHopProxyMiddleware, { upgrade, upstreamSockets, close });
   made.set(handler, { filtered: filter !== undefined });
   return handler;

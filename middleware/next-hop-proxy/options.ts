@@ -154,7 +154,7 @@ export const DEFAULTS = {
 
 /** Options compiled once by the factory; the per-request path reads only these. */
 export interface CompiledOptions {
-  readonly pool: Pool;
+  readonly upstream: LazyPool;
   readonly forceHttps: boolean;
   readonly xForwardedFor: boolean;
   readonly timeout: number;
@@ -275,21 +275,42 @@ function checkHealthPath(value: unknown): string | false {
   return value;
 }
 
-// Loaded when the first proxy is made: an app that never proxies does not pay undici's start-up.
-function loadUndici(): typeof import('undici') {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require('undici') as typeof import('undici');
+/**
+ * undici's pool to next-hop, made (and undici loaded) on the first request: an app that
+ * never proxies pays neither undici's start-up nor its memory.
+ */
+export class LazyPool {
+  private made: Pool | undefined = undefined;
+
+  constructor(
+    private readonly origin: string,
+    private readonly options: Pool.Options,
+  ) {}
+
+  get pool(): Pool {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return (this.made ??= new (require('undici') as typeof import('undici')).Pool(this.origin, this.options));
+  }
+
+  /** undici's pool statistics, zero before the first request. */
+  stats(): { connected: number; free: number; pending: number } {
+    return this.made?.stats ?? { connected: 0, free: 0, pending: 0 };
+  }
+
+  close(): Promise<void> {
+    return this.made?.close() ?? Promise.resolve();
+  }
 }
 
 /**
- * The undici pool to next-hop. `keepAliveMaxTimeout` equal to `keepAliveTimeout` lets a
+ * The pool's settings. `keepAliveMaxTimeout` equal to `keepAliveTimeout` lets a
  * `Keep-Alive: timeout=N` hint shorten the idle time (to N − 1 s), never lengthen it.
  */
-function buildPool(options: Readonly<NextHopProxyOptions>, url: URL, timeout: number): Pool {
+function buildPool(options: Readonly<NextHopProxyOptions>, url: URL, timeout: number): LazyPool {
   const connections = checkInteger('connections', options.connections, DEFAULTS.connections, 65_535, '');
   const keepAliveTimeout = checkMs('keepAliveTimeout', options.keepAliveTimeout, DEFAULTS.keepAliveTimeout);
   const connectTimeout = checkMs('connectTimeout', options.connectTimeout, DEFAULTS.connectTimeout);
-  return new (loadUndici().Pool)(url.origin, {
+  return new LazyPool(url.origin, {
     connections,
     keepAliveTimeout,
     keepAliveMaxTimeout: keepAliveTimeout,
@@ -321,6 +342,5 @@ export function compileOptions(options: Readonly<NextHopProxyOptions>): Compiled
       options.onProxyResponse,
     ) as CompiledOptions['onProxyResponse'],
   };
-  // Last: nothing is opened for options that turn out to be wrong.
-  return { ...compiled, pool: buildPool(options, url, timeout) };
+  return { ...compiled, upstream: buildPool(options, url, timeout) };
 }

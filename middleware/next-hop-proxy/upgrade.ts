@@ -170,5 +170,5 @@ export function proxyUpgrade(c: CompiledOptions, req: IncomingMessage, socket: D
     if (!runUpgradeHook(socket, () => hook(proxyReq, req))) return;
     Object.assign(options, { method: proxyReq.method, path: proxyReq.path, headers: proxyReq.headers });
   }
-  c.pool.dispatch(options, new UpgradeExchange(c, req, socket, head));
+  c.upstream.pool.dispatch(options, new UpgradeExchange(c, req, socket, head));
 }

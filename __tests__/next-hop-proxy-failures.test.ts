@@ -260,6 +260,17 @@ describe('the platform health path', () => {
   });
 });
 
+test('a malformed answer on the health path: 200 from the kit, the code says why', async () => {
+  const proxy = await startProxy({
+    target: await rawUpstream((s) => s.once('data', () => s.end('HTTP/1.1 2000 X\r\n\r\n'))),
+  });
+  const reply = await send(proxy.port, { path: HEALTH_PATH });
+  expect([reply.status, reply.body.toString()]).toEqual([
+    200,
+    'ok: this instance is up; next-hop sent a malformed response (ERR_NEXTHOP_UPSTREAM_MALFORMED)\n',
+  ]);
+});
+
 describe('the health path under a hung next-hop', () => {
   test('a next-hop that accepts and never answers: the probe gets 200 after healthTimeout, other paths wait', async () => {
     const hung = await rawUpstream(() => {}); // reads nothing, answers nothing

@@ -445,6 +445,29 @@ describe('bodies', () => {
     }
   });
 
+  test('Expect: 100-continue is answered here; next-hop gets the body without Expect', async () => {
+    const port = await proxyPort();
+    const echo = await new Promise<Echo>((resolve, reject) => {
+      const req = http.request(
+        {
+          host: '127.0.0.1',
+          port,
+          method: 'PUT',
+          path: '/continue',
+          headers: { Expect: '100-continue', 'Content-Length': 5 },
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c));
+          res.on('end', () => resolve(JSON.parse(text) as Echo));
+        },
+      );
+      req.on('continue', () => req.end('hello'));
+      req.on('error', reject);
+    });
+    expect([echo.body, echo.headers.expect]).toEqual(['hello', undefined]);
+  });
+
   test('text in a latin1 charset is re-encoded in that charset', async () => {
     const port = await serveApp((app) => {
       app.use(express.text({ type: 'text/*' }));

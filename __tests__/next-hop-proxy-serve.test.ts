@@ -120,6 +120,43 @@ describe('with the default stack of createApp()', () => {
   });
 });
 
+test('shutdown: a proxied request in flight is answered in full before close() resolves', async () => {
+  let release: () => void = () => {};
+  const slow = http.createServer((_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/plain' });
+    res.write('first ');
+    release = () => res.end('last');
+  });
+  const slowPort = await listen(slow);
+  try {
+    const logger = createLogger({ dir: logDir, console: false });
+    const app = createApp({ config: loadConfig({ LOG_DIR: logDir, PORT: '8080' }), logger });
+    app.use(nextHopProxy({ target: `http://127.0.0.1:${slowPort}` }));
+    const served = await serve(app, { ...quiet, port: 0 });
+    const reply = new Promise<string>((resolve, reject) => {
+      http
+        .get({ host: '127.0.0.1', port: served.port, path: '/slow', agent: false }, (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c));
+          res.on('end', () => resolve(text));
+          res.on('error', reject);
+        })
+        .on('error', reject);
+    });
+    await new Promise((r) => slow.once('request', () => setImmediate(r)));
+    let closed = false;
+    const closing = served.close().then(() => (closed = true));
+    // The server stops listening at once; close() still waits for the response in flight.
+    while (served.server.listening) await new Promise((r) => setImmediate(r));
+    expect(closed).toBe(false);
+    release();
+    expect(await reply).toBe('first last');
+    await closing;
+  } finally {
+    await shut(slow);
+  }
+});
+
 describe('WebSocket and other upgrades through serve()', () => {
   test('a WebSocket echoes text and binary through the proxy, with the header rules', async () => {
     const port = await serveProxy('/');

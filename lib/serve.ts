@@ -284,7 +284,12 @@ function createServer(app: Application, timing: Timing): NodeServer {
   });
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const handler = findUpgradeHandler(app, req.url ?? '/');
-    if (handler) return handler.upgrade(req, socket, head);
+    if (handler) {
+      // Express's request prototype, as the router gives every request: the proxy reads the
+      // app's `trust proxy` through req.app, and hooks see req.path and its kin.
+      Object.setPrototypeOf(req, (app as unknown as { request: object }).request);
+      return handler.upgrade(req, socket, head);
+    }
     // Another 'upgrade' listener of the user's (e.g. a ws server) may take it.
     if (server.listenerCount('upgrade') > 1) return;
     socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');

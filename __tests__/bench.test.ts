@@ -21,6 +21,7 @@ const SCENARIOS: [id: string, mayBeSkippedFor: RegExp | null][] = [
   ['express-hpm-keepalive', null],
   ['express-pipe-proxy', null],
   ['node-pipe-proxy', null],
+  ['node-undici-proxy', null],
   ['fastify-proxy', null],
   ['nginx-proxy', /nginx is not installed/],
 ];
@@ -123,7 +124,7 @@ describe('npm run bench -- --quick', () => {
   });
 
   test('every budget is reported as PASS, FAIL or SKIP with its measure or reason', () => {
-    expect(run.results!.budgets).toHaveLength(8);
+    expect(run.results!.budgets).toHaveLength(10);
     for (const budget of run.results!.budgets) {
       expect(budget.status).toMatch(/^(PASS|FAIL|SKIP)$/);
       // 'unreliable': an idle RSS reading shrank under load (bench/lib/report.js says re-run).
@@ -169,6 +170,7 @@ describe('npm run bench -- --report FILE: budget verdicts on a saved run', () =>
       'express-pipe-proxy': ok({ rps: 2000, cpuUsPerRequest: 100 }),
       'express-hpm': ok({ rps: 1001, cpuUsPerRequest: 200 }),
       'fastify-proxy': ok({ rps: 3000, cpuUsPerRequest: 60 }),
+      'node-undici-proxy': ok({ rps: 2800, cpuUsPerRequest: 70 }),
     },
     idle: {
       'express-hello': ok({ perThousandMb: -1, heapPerThousandMb: 2.6 }),
@@ -185,7 +187,9 @@ describe('npm run bench -- --report FILE: budget verdicts on a saved run', () =>
     ['PASS', 'App route through the full default stack', /0\.900× .*by server CPU per request 0\.91×/],
     ['FAIL', 'Access log costs ≤ 15%', /0\.847×/],
     ['PASS', 'Proxied request ≥ 0.9× Express + minimal', /1\.000×/],
-    ['FAIL', 'Proxied request ≥ 2× Express + http-proxy-middleware', /1\.998× .*needs ≥ 2×/],
+    ['FAIL', 'Proxied request ≥ 4× Express + http-proxy-middleware', /1\.998× .*needs ≥ 4×/],
+    ['FAIL', 'Proxied request through the full default stack ≥ 1.1× Fastify', /0\.667× .*needs ≥ 1\.1×/],
+    ['PASS', 'Proxied request through the full default stack ≥ 0.7× the bare undici', /0\.714×/],
     ['FAIL', '1 GiB upload through the nexthop proxy: peak RSS < 100 MB', /100\.0 MB/],
     ['PASS', 'Upload throughput ≥ 0.8×', /0\.800×/],
     ['SKIP', 'Idle keep-alive connections', /unreliable: express-hello measured -1\.00/],

@@ -48,9 +48,9 @@ describe('serve({ workers }): validation and roles', () => {
     [1.5, TypeError, 'workers must be an integer or "auto", got 1.5'],
     ['many', TypeError, 'got "many"'],
     [null, TypeError, 'got null'],
-  ])('workers: %p → %p', (workers, type, message) => {
-    expect(() => serve(app(), { workers: workers as never })).toThrow(type);
-    expect(() => serve(app(), { workers: workers as never })).toThrow(message);
+  ])('workers: %p → %p', async (workers, type, message) => {
+    await expect(serve(app(), { workers: workers as never })).rejects.toThrow(type);
+    await expect(serve(app(), { workers: workers as never })).rejects.toThrow(message);
   });
 
   test('without workers nor WEB_CONCURRENCY: one process, no supervisor', async () => {

@@ -159,6 +159,12 @@ describe('createLogger files', () => {
   test.each<[string, Record<string, unknown>, ErrorConstructor, string]>([
     ['level unknown', { level: 'loud' }, RangeError, 'level "loud" is not one of error, warn, info'],
     [
+      'level mistyped',
+      { level: 'verbos' },
+      RangeError,
+      'level "verbos" (did you mean verbose?) is not one of error,',
+    ],
+    [
       'console unknown',
       { console: 'fancy' },
       RangeError,
@@ -198,8 +204,21 @@ describe('createLogger files', () => {
 
   test('options that are not an object are refused', () => {
     expect(() => createLogger('./logs' as never)).toThrow(
-      new TypeError("nexthop createLogger: options must be an object, e.g. createLogger({ dir: './logs' })"),
+      new TypeError('nexthop createLogger: options must be an object, e.g. createLogger({})'),
     );
+  });
+
+  test.each([
+    [
+      { bogus: 1 },
+      'nexthop createLogger: unknown option "bogus"; known options: dir, level, console, files,',
+    ],
+    [{ Dir: './logs' }, 'unknown option "Dir" (did you mean dir?)'],
+    [{ maxfiles: 2 }, 'unknown option "maxfiles" (did you mean maxFiles?)'],
+    [{ consol: false }, 'unknown option "consol" (did you mean console?)'],
+  ])('unknown option %j is refused, naming the closest known one', (options, message) => {
+    expect(() => createLogger(options as never)).toThrow(TypeError);
+    expect(() => createLogger(options as never)).toThrow(message);
   });
 });
 

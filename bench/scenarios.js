@@ -52,6 +52,11 @@ const SCENARIOS = [
     title: 'node http + minimal keep-alive pipe proxy (no Express)',
     server: 'node-pipe-proxy.js',
   },
+  {
+    id: 'node-undici-proxy',
+    title: 'node http + undici Pool proxy (no framework): the practical ceiling',
+    server: 'node-undici-proxy.js',
+  },
   { id: 'fastify-proxy', title: 'Fastify 5 + @fastify/http-proxy', server: 'fastify-proxy.js' },
   { id: 'nginx-proxy', title: 'nginx proxy_pass with upstream keepalive', nginx: true },
 ];
@@ -100,12 +105,28 @@ const BUDGETS = [
     { min: 0.9 },
   ],
   [
-    'Proxied request ≥ 2× Express + http-proxy-middleware defaults',
+    'Proxied request ≥ 4× Express + http-proxy-middleware defaults',
     'throughput',
     'rps',
     'nexthop-proxy',
     'express-hpm',
-    { min: 2 },
+    { min: 4 },
+  ],
+  [
+    'Proxied request through the full default stack ≥ 1.1× Fastify + @fastify/http-proxy',
+    'throughput',
+    'rps',
+    'nexthop-proxy',
+    'fastify-proxy',
+    { min: 1.1 },
+  ],
+  [
+    'Proxied request through the full default stack ≥ 0.7× the bare undici Pool proxy',
+    'throughput',
+    'rps',
+    'nexthop-proxy',
+    'node-undici-proxy',
+    { min: 0.7 },
   ],
   [
     '1 GiB upload through the nexthop proxy: peak RSS < 100 MB',

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import winston, { type Logger } from 'winston';
 import TransportStream from 'winston-transport';
+import { checkOptions, optionNames, suggestion } from './check-options';
 import { DEFAULT_LOG_DIR, LOG_LEVELS, WORKER_ID_ENV, type LogLevel } from './config';
 import { consoleStreams, noticeStdioTo } from './console-stream';
 import { NexthopError } from './errors';
@@ -166,16 +167,23 @@ function defaultSuffix(fromEnv: string): string {
   return parts.filter(Boolean).join('-');
 }
 
+const KNOWN_OPTIONS = optionNames<LoggerOptions>({
+  dir: true,
+  level: true,
+  console: true,
+  files: true,
+  maxSize: true,
+  maxFiles: true,
+  flushInterval: true,
+  suffix: true,
+});
+
 function compile(options: Readonly<LoggerOptions>) {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError(
-      "nexthop createLogger: options must be an object, e.g. createLogger({ dir: './logs' })",
-    );
-  }
+  checkOptions('createLogger', options, KNOWN_OPTIONS);
   const level = options.level ?? ((process.env.LOG_LEVEL?.trim().toLowerCase() || 'info') as LogLevel);
   if (!(LOG_LEVELS as readonly string[]).includes(level)) {
     throw new RangeError(
-      `nexthop createLogger: level "${String(level)}" is not one of ${LOG_LEVELS.join(', ')}`,
+      `nexthop createLogger: level "${String(level)}"${suggestion(String(level), LOG_LEVELS)} is not one of ${LOG_LEVELS.join(', ')}`,
     );
   }
   const consoleMode = options.console ?? (process.stdout.isTTY ? 'pretty' : 'json');

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Application, Request, RequestHandler, Response } from 'express';
+import { markFactory } from '../../lib/check-options';
 import { getAppContext } from '../../lib/context';
 import { runStep, withStep } from '../../lib/pipeline';
 import { accessSinkOf, logger as rootLogger, type LineSink, type Logger } from '../../lib/logger';
@@ -49,7 +50,7 @@ function sinkResolver(logger: Logger | undefined): (req: Request) => LineSink | 
  * const app = express();
  * app.use(accessLog({ skip: ['/.well-known/section-io/aee-hc/healthz'], redactQuery: ['token'] }));
  */
-export function accessLog(options: Readonly<AccessLogOptions> = {}): RequestHandler {
+export function accessLog(options: Readonly<AccessLogOptions> = {}, _notMiddleware?: never): RequestHandler {
   // Express would call the factory itself with (req, res, next) if it was passed uncalled.
   if (arguments.length > 1) misuse();
   const c = compileOptions(options);
@@ -91,3 +92,5 @@ export function accessLog(options: Readonly<AccessLogOptions> = {}): RequestHand
     runStep(accessLogStep, req, res, next);
   }, accessLogStep);
 }
+
+markFactory('accessLog', accessLog);

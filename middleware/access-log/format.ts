@@ -48,9 +48,8 @@ function text(value: unknown): string {
   return value === undefined || value === null ? 'null' : jsonValue(value);
 }
 
-function number(value: unknown, round = false): string {
-  if (typeof value !== 'number' || !Number.isFinite(value)) return 'null';
-  return String(round ? Math.round(value * 1000) / 1000 : value);
+function number(value: unknown): string {
+  return typeof value === 'number' && Number.isFinite(value) ? String(value) : 'null';
 }
 
 function header(req: Request, name: string, redact: boolean): string {
@@ -73,7 +72,7 @@ function upstreamPart(res: Response): string {
   const up = res.locals?.nexthopUpstream as UpstreamLogFields | undefined;
   if (typeof up !== 'object' || up === null) return '';
   const error = up.error === undefined ? '' : `,"error":${text(up.error)}`;
-  return `,"upstreamStatus":${number(up.status)},"upstreamMs":${number(up.ms, true)}${error}`;
+  return `,"upstreamStatus":${number(up.status)},"upstreamMs":${millis(up.ms)}${error}`;
 }
 
 function extraPart(req: Request, res: Response, c: CompiledAccessLog): string {
@@ -110,6 +109,22 @@ export interface Started {
 // Date#toISOString formats through snprintf (≈ 8,000 instructions): it runs once per
 // second, and each line appends its milliseconds to that second's prefix.
 const MILLIS = Array.from({ length: 1000 }, (_, ms) => String(ms).padStart(3, '0'));
+// Thousandths as a shortest number prints them: 0 → "", 500 → ".5", 125 → ".125".
+const THOUSANDTHS = MILLIS.map((digits) => (digits === '000' ? '' : `.${digits.replace(/0+$/, '')}`));
+
+/**
+ * Milliseconds rounded to the microsecond, exactly as `String(Math.round(ms * 1000) / 1000)`
+ * prints them, from integer parts: printing a fractional double is the line's costliest step.
+ */
+function millis(value: unknown): string {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return 'null';
+  const micros = Math.round(value * 1000);
+  // Below 1e12 µs a double tells every thousandth apart, so the digits are the shortest form.
+  if (!(micros >= 0 && micros < 1e12)) return String(micros / 1000);
+  const whole = Math.floor(micros / 1000);
+  return `${whole}${THOUSANDTHS[micros - whole * 1000]}`;
+}
+
 let secondStart = NaN;
 let secondPrefix = '';
 function isoTime(wall: number): string {
@@ -137,7 +152,7 @@ export function formatLine(
     `{"time":"${isoTime(started.wall)}","method":${methodText(req.method)}` +
     `,"url":${text(redactUrl(req.originalUrl ?? req.url, c.redactQuery))}` +
     `,"status":${res.headersSent ? res.statusCode : 'null'},"bytes":${started.bytes < 0 ? 0 : (started.end ?? socket.bytesWritten) - started.bytes}` +
-    `,"ms":${number(performance.now() - started.at, true)}` +
+    `,"ms":${millis(performance.now() - started.at)}` +
     `,"clientIp":${text(req.clientIp ?? started.peer)},"proto":${protoText(req.proto ?? req.protocol)}` +
     `,"host":${header(req, 'host', c.redactHost)},"userAgent":${header(req, 'user-agent', c.redactUserAgent)}` +
     `,"referer":${referer === undefined ? 'null' : c.redactReferer ? REDACTED : text(redactUrl(referer, c.redactQuery))}` +

@@ -31,8 +31,6 @@ function prepareEnv() {
   process.env.NEXT_HOP = upstream().origin;
   process.env.LOG_DIR ||= fs.mkdtempSync(path.join(os.tmpdir(), 'nexthop-bench-logs-'));
   process.env.NODE_ENV ||= 'production';
-  // LOG_LEVEL stays as the platform leaves it (unset: `info`, so the lifecycle lines are
-  // written at start-up and shutdown, as in production; no request writes an app-log line).
 }
 
 /**
@@ -85,19 +83,4 @@ function serveBench(nexthop, app, options = {}) {
     .then(({ port }) => process.stdout.write(`READY ${port}\n`));
 }
 
-/**
- * Express-style middleware run as plain functions, for the sketches: each handler's next()
- * calls the following one, and `done(err?)` runs after the last or on the first error.
- */
-function plainChain(handlers) {
-  return function runPlainChain(req, res, done) {
-    let i = 0;
-    const next = (err) => {
-      if (err || i === handlers.length) return done(err);
-      handlers[i++](req, res, next);
-    };
-    next();
-  };
-}
-
-module.exports = { load, prepareEnv, createBenchApp, serveBench, plainChain };
+module.exports = { load, prepareEnv, createBenchApp, serveBench };

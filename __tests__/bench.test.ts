@@ -310,15 +310,19 @@ describe('npm run bench -- --markdown / --svg: the summary and the chart of docs
     const dir = tempDir('nexthop-bench-md-');
     const doc = path.join(dir, 'BENCHMARKS.md');
     const before = '# Benchmarks\n\nThe method.\n\n<!-- bench-summary:start -->\n\nold table\n\n';
-    const after = '<!-- bench-summary:end -->\n\n![chart](bench-chart.svg)\n';
+    const after = '<!-- bench-summary:end -->\n\n## Profiling\n';
+    const args = ['--markdown', doc, '--svg', path.join(dir, 'bench-chart.svg')];
     fs.writeFileSync(doc, before + after);
-    const first = await fromSaved(saved, ['--markdown', doc], dir);
+    const first = await fromSaved(saved, args, dir);
     expect(first.code).toBe(0);
     const text = fs.readFileSync(doc, 'utf8');
     expect(text.startsWith('# Benchmarks\n\nThe method.\n\n<!-- bench-summary:start -->\n')).toBe(true);
     expect(text.endsWith(after)).toBe(true);
     expect(text).not.toContain('old table');
     expect(text).toMatch(/\| `nexthop-proxy` +\| +4,400 \|/);
+    // The chart of the same run, linked relative to the page.
+    expect(text).toMatch(/^!\[.+\]\(bench-chart\.svg\)$/m);
+    expect(fs.existsSync(path.join(dir, 'bench-chart.svg'))).toBe(true);
     const check = startNode(
       path.join(__dirname, '..', 'node_modules', 'prettier', 'bin', 'prettier.cjs'),
       {},
@@ -329,7 +333,7 @@ describe('npm run bench -- --markdown / --svg: the summary and the chart of docs
       expect.objectContaining({ code: 0 }),
     );
     // A second run over its own output changes nothing.
-    await fromSaved(saved, ['--markdown', doc], dir);
+    await fromSaved(saved, args, dir);
     expect(fs.readFileSync(doc, 'utf8')).toBe(text);
   });
 

@@ -377,9 +377,15 @@ async function reportAgain(opts) {
 
 /** The full report on stdout (or the summary, with --markdown -), then the files asked for. */
 async function writeReports(results, opts) {
-  const summary = renderSummary(results);
-  process.stdout.write(opts.markdown.includes('-') ? summary : render(results));
-  for (const file of opts.markdown) if (file !== '-') await writeSummary(file, summary);
+  // The chart, when one is written, is linked from the summary relative to where it lands.
+  const chart = (from) => opts.svg && path.relative(from, opts.svg).split(path.sep).join('/');
+  const stdout = opts.markdown.includes('-')
+    ? renderSummary(results, { chart: chart(process.cwd()) })
+    : render(results);
+  process.stdout.write(stdout);
+  for (const file of opts.markdown) {
+    if (file !== '-') await writeSummary(file, renderSummary(results, { chart: chart(path.dirname(file)) }));
+  }
   if (opts.svg) writeFile(opts.svg, renderChart(results));
   if (opts.json) writeFile(opts.json, `${JSON.stringify(results, null, 2)}\n`);
 }

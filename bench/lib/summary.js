@@ -81,8 +81,11 @@ function missingLines(results) {
     .map(([id, r]) => `- \`${id}\` ${r.status}: ${r.note}`);
 }
 
-/** The whole generated Markdown block. */
-function renderSummary(results) {
+/**
+ * The whole generated Markdown block; `chart`: where the SVG chart of the same run is, as a
+ * link relative to the Markdown file (shown under the table).
+ */
+function renderSummary(results, { chart } = {}) {
   const groups = groupedRows(results);
   const missing = missingLines(results);
   const budgets = results.budgets.map((b) => `- ${b.status} ${b.text}: ${b.detail}`);
@@ -93,6 +96,8 @@ function renderSummary(results) {
     '',
     ...throughputTable(groups),
   ];
+  if (chart)
+    parts.push('', `![req/s as a ratio of the best peer, from the table above](${encodeURI(chart)})`);
   if (results.meta.quick) parts.push('', 'A `--quick` smoke run: the figures are not meaningful.');
   if (missing.length) parts.push('', 'Not measured in this run:', '', ...missing);
   parts.push('', 'Budgets:', '', ...budgets);

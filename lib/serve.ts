@@ -208,7 +208,7 @@ const RESPONSE_CLOSE_WAIT = 1000;
  *
  * Responses are found through their connection, never used as Map or Set keys: V8 gives an
  * object an identity hash when it first becomes a key, and doing that to every response
- * cost about 15 µs per request (measured, docs/BENCHMARKS.md). Connections live long; each
+ * shows in a CPU profile of every request (`npm run bench -- --cpu-prof`). Connections live long; each
  * gets its hash once. A connection's entry is its response in flight, or the time it went
  * idle; the rare pipelined responses waiting behind the first are listed apart.
  */
@@ -248,7 +248,7 @@ function trackConnections(server: http.Server) {
   // Node adds each response's own 'close' listener to its socket; pushed after ours, it grows
   // the socket's listener array to 20 slots, which V8 keeps after Node removes it again.
   // Re-adding ours when the connection goes idle leaves a 2-slot array: ~150 bytes less per
-  // idle keep-alive connection (docs/BENCHMARKS.md, session 3).
+  // idle keep-alive connection (the idle-connection budget, docs/BENCHMARKS.md).
   function watchIdle(socket: Duplex): void {
     socket.off('close', forget);
     socket.on('close', forget);

@@ -6,8 +6,8 @@ import * as http from 'node:http';
  * Express's `app.handle` switches the prototype of every request and response
  * (`Object.setPrototypeOf(req, app.request)`). V8 then has to give each request object a new
  * hidden class, and node's http code that touches req and res afterwards runs on slower,
- * polymorphic paths: measured here, an Express 5 hello spends about 3× the server CPU per
- * request it needs (docs/BENCHMARKS.md, "Express's prototype switch").
+ * polymorphic paths. The bench's app-route budget (`nexthop-hello` against `express-hello`,
+ * docs/BENCHMARKS.md) shows what avoiding the switch is worth.
  *
  * When node builds the request and response with `app.request` and `app.response` as their
  * prototypes in the first place, Express's switch finds the prototype already in place and

@@ -54,8 +54,9 @@ describe('a served app as a real process', () => {
     expect(reply.body).toBe('slow done');
     expect(reply.headers.connection).toBe('close');
     expect(await child.exited).toBe(0);
-    // Exit follows the slow request, not the 76 s keep-alive timeout of the idle socket.
-    expect(Date.now() - signalled).toBeLessThan(4_000);
+    // Exit follows the slow request (1.5 s), not the 76 s keep-alive timeout of the idle
+    // socket: the bound sits far from both, so a loaded machine does not turn it red.
+    expect(Date.now() - signalled).toBeLessThan(15_000);
     agent.destroy();
     const lines = fs.readFileSync(path.join(logDir, 'app.log'), 'utf8').trim().split('\n');
     expect(JSON.parse(lines[lines.length - 1]).message).toBe('server closed; all requests finished');
@@ -79,7 +80,8 @@ describe('a served app as a real process', () => {
     await child.waitFor(/shutting down/);
     child.proc.kill('SIGTERM');
     expect(await child.exited).toBe(1);
-    expect(Date.now() - signalled).toBeLessThan(3_000);
+    // Not the 20 s request nor the 10 s shutdown timeout.
+    expect(Date.now() - signalled).toBeLessThan(8_000);
     expect(await slow).toMatch(/socket hang up|ECONNRESET/);
   });
 
@@ -91,7 +93,8 @@ describe('a served app as a real process', () => {
     const signalled = Date.now();
     child.proc.kill('SIGTERM');
     expect(await child.exited).toBe(0);
-    expect(Date.now() - signalled).toBeLessThan(3_000);
+    // The 300 ms shutdown timeout cut the 20 s and 30 s requests.
+    expect(Date.now() - signalled).toBeLessThan(8_000);
     expect(await slow).toMatch(/socket hang up|ECONNRESET/);
     expect(await slower).toMatch(/socket hang up|ECONNRESET/);
     expect(child.stdout()).toContain('shutdown timeout reached');

@@ -168,7 +168,8 @@ describe('serve', () => {
     handle = undefined;
     expect(reply.status).toBe(200);
     expect(reply.headers.connection).toBe('close');
-    expect(Date.now() - started).toBeLessThan(2_000);
+    // The idle socket is closed at once, not after the keep-alive timeout (76 s).
+    expect(Date.now() - started).toBeLessThan(10_000);
     agent.destroy();
   });
 

@@ -70,6 +70,25 @@ describe('loadConfig', () => {
   });
 
   test.each([
+    ['127.0.0.1', '127.0.0.1'],
+    ['::1', '::1'],
+    ['localhost', 'localhost'],
+    [' 0.0.0.0 ', '0.0.0.0'],
+  ])('HOST=%j is the address to bind (%j)', (value, host) => {
+    expect(loadConfig({ HOST: value }).host).toBe(host);
+  });
+
+  test('HOST unset means all interfaces', () => {
+    expect(loadConfig({}).host).toBeUndefined();
+  });
+
+  test.each(['', 'http://127.0.0.1', '127.0.0.1:80', 'a b', '-x'])('HOST=%j is refused', (value) => {
+    const [problem, ...rest] = problemsOf({ HOST: value });
+    expect(rest).toEqual([]);
+    expect(problem).toContain(`HOST=${JSON.stringify(value)} is not an IP address or host name`);
+  });
+
+  test.each([
     ['http://next-hop:80', 'http://next-hop:80'],
     ['http://next-hop', 'http://next-hop:80'],
     ['http://127.0.0.1:9000', 'http://127.0.0.1:9000'],

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { packedTarball } from './helpers/pack';
@@ -122,4 +122,47 @@ describe('the npm package', () => {
     const version = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version;
     expect(execFileSync(bin, ['--version'], { encoding: 'utf8' }).trim()).toBe(version);
   }, 180_000);
+
+  test('`npm pack` of a clean checkout builds, publishes no scripts, and installs without an install-scripts warning', () => {
+    // A copy of the checkout (tracked files, this checkout's node_modules linked), packed
+    // with its lifecycle scripts as `npm publish` would: prepack builds and strips.
+    const checkout = path.join(work, 'checkout');
+    const tracked = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
+    for (const file of tracked.split('\0').filter(Boolean)) {
+      if (!fs.existsSync(path.join(ROOT, file))) continue;
+      fs.mkdirSync(path.dirname(path.join(checkout, file)), { recursive: true });
+      fs.copyFileSync(path.join(ROOT, file), path.join(checkout, file));
+    }
+    fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(checkout, 'node_modules'));
+    const before = fs.readFileSync(path.join(checkout, 'package.json'), 'utf8');
+    const out = path.join(work, 'packed');
+    fs.mkdirSync(out);
+    npm(['pack', '--pack-destination', out], checkout);
+    // postpack put the repository's manifest back, scripts and all.
+    expect(fs.readFileSync(path.join(checkout, 'package.json'), 'utf8')).toBe(before);
+    expect(fs.existsSync(path.join(checkout, 'package.json.prepack'))).toBe(false);
+    const [name] = fs.readdirSync(out);
+    const packedJson = JSON.parse(
+      execFileSync('tar', ['-xzOf', path.join(out, name), 'package/package.json'], { encoding: 'utf8' }),
+    );
+    expect(packedJson.scripts).toBeUndefined();
+    expect(packedJson.bin).toEqual({ nexthop: './dist/lib/cli/index.js' });
+    expect(packedJson.dependencies).toEqual(JSON.parse(before).dependencies);
+
+    const project = path.join(work, 'fresh');
+    fs.mkdirSync(project);
+    fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'fresh', private: true }));
+    const install = spawnSync('npm', ['install', '--no-audit', '--no-fund', path.join(out, name)], {
+      cwd: project,
+      encoding: 'utf8',
+      env: { ...process.env, npm_config_prefer_offline: 'true' },
+    });
+    expect(install.status).toBe(0);
+    expect(install.stdout + install.stderr).not.toMatch(/install-scripts|prepare/);
+    const bin = path.join(project, 'node_modules', '.bin', 'nexthop');
+    expect(execFileSync(bin, ['--version'], { encoding: 'utf8' }).trim()).toBe(JSON.parse(before).version);
+  }, 240_000);
 });

@@ -78,6 +78,16 @@ describe('serve', () => {
     expect(reply.headers['x-powered-by']).toBeUndefined();
   });
 
+  test('HOST binds one address (here loopback); unset, every interface', async () => {
+    const logger = createLogger({ dir: logDir, console: false });
+    const local = createApp({ config: loadConfig({ LOG_DIR: logDir, HOST: '127.0.0.1' }), logger });
+    handle = await serve(local, { ...quiet, port: 0 });
+    expect(handle.server.address()).toMatchObject({ address: '127.0.0.1' });
+    await handle.close();
+    handle = await serve(testApp(), { ...quiet, port: 0 });
+    expect(['::', '0.0.0.0']).toContain((handle.server.address() as net.AddressInfo).address);
+  });
+
   test('a plain express() app is served too', async () => {
     const app = express();
     app.get('/', (_req, res) => res.send('plain'));

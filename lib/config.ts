@@ -1,3 +1,4 @@
+import net from 'node:net';
 import path from 'node:path';
 import { ConfigError } from './errors';
 
@@ -12,6 +13,11 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export interface Config {
   /** `PORT`: the one port the HTTP server listens on. @default 8080 */
   readonly port: number;
+  /**
+   * `HOST`: the address serve() binds, e.g. `127.0.0.1` for a local run only this machine
+   * reaches. @default undefined (all interfaces, as the platform needs)
+   */
+  readonly host: string | undefined;
   /** `NEXT_HOP` as a normalised origin with an explicit port. @default 'http://next-hop:80' */
   readonly nextHop: string;
   /** `LOG_DIR` resolved to an absolute path. @default '/var/log/nodejs' */
@@ -82,6 +88,18 @@ function parseNextHop(value: string): Parsed<string> {
   return { value: `http://${url.hostname}:${url.port || '80'}` };
 }
 
+function parseHost(value: string): Parsed<string> {
+  const host = value.trim();
+  if (
+    net.isIP(host) !== 0 ||
+    /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$/i.test(host)
+  )
+    return { value: host };
+  return {
+    problem: `HOST=${show(value)} is not an IP address or host name: use e.g. HOST=127.0.0.1 (unset: all interfaces)`,
+  };
+}
+
 function parseLogDir(value: string): Parsed<string> {
   if (value.trim() === '' || value.includes('\0')) {
     return { problem: `LOG_DIR=${show(value)} is not a folder path: use e.g. LOG_DIR=/var/log/nodejs` };
@@ -130,6 +148,7 @@ export function loadConfig(env: Env = process.env): Config {
   if (env.PORT === undefined) notices.push(`PORT is not set; listening on ${DEFAULT_PORT}`);
   const config: Config = {
     port,
+    host: take<string | undefined>('HOST', parseHost, undefined),
     nextHop: take('NEXT_HOP', parseNextHop, DEFAULT_NEXT_HOP),
     logDir: take('LOG_DIR', parseLogDir, DEFAULT_LOG_DIR),
     logLevel: take('LOG_LEVEL', parseLogLevel, 'info'),

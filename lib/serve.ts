@@ -39,7 +39,7 @@ export const DEFAULT_SHUTDOWN_TIMEOUT = 10_000;
 export interface ServeOptions {
   /** Port to listen on. @default config.port (the `PORT` variable, else 8080) */
   port?: number;
-  /** Address to bind. @default all interfaces (IPv6 and IPv4) */
+  /** Address to bind. @default config.host (the `HOST` variable), else all interfaces (IPv6 and IPv4) */
   host?: string;
   /** Idle keep-alive timeout in ms. @default 76000 */
   keepAliveTimeout?: number;
@@ -463,7 +463,7 @@ export function serve(app: Application, options: Readonly<ServeOptions> = {}): P
   return new Promise<ServeHandle>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => reject(startupError(listenError(err, port)));
     server.once('error', onError);
-    server.listen({ port, host: options.host }, () => {
+    server.listen({ port, host: options.host ?? config.host }, () => {
       server.off('error', onError);
       server.on('error', (err) => logger.error('server error', { err: describe(err), stack: stackOf(err) }));
       const bound = (server.address() as AddressInfo).port;

@@ -10,9 +10,11 @@ declare module 'express-serve-static-core' {
     /**
      * The browser's IP address as canonical text (dotted IPv4 or RFC 5952 IPv6), set by
      * `clientIp()`. `req.ip` returns the same value. Empty only if the connection closed
-     * before the middleware ran.
+     * before the middleware ran. Undefined when `clientIp()` is not in the app (e.g.
+     * `createApp({ clientIp: false })` or a plain `express()` app): check it, or read
+     * `req.ip`, which is always a string.
      */
-    clientIp: string;
+    clientIp?: string;
   }
 }
 

@@ -9,9 +9,10 @@ declare module 'express-serve-static-core' {
   interface Request {
     /**
      * The scheme the browser used, set by `forwardedProto()`: `'https'` or `'http'`,
-     * nothing else. `req.protocol` and `req.secure` agree with it.
+     * nothing else. `req.protocol` and `req.secure` agree with it. Undefined when
+     * `forwardedProto()` is not in the app: `req.protocol` is always set.
      */
-    proto: 'http' | 'https';
+    proto?: 'http' | 'https';
   }
 }
 

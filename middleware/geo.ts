@@ -33,8 +33,11 @@ export interface Geo {
 
 declare module 'express-serve-static-core' {
   interface Request {
-    /** The client's location from the platform's geo headers, set by `geo()`; read-only. */
-    geo: Readonly<Geo>;
+    /**
+     * The client's location from the platform's geo headers, set by `geo()`; read-only.
+     * Undefined when `geo()` is not in the app: `req.geo?.countryCode`.
+     */
+    geo?: Readonly<Geo>;
   }
 }
 

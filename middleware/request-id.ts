@@ -9,8 +9,9 @@ declare module 'express-serve-static-core' {
     /**
      * This request's correlation id, set by `requestId()`: the platform's `section-io-id`,
      * a safe incoming `X-Request-Id`, or a new UUID. Logs and the next-hop proxy carry it.
+     * Undefined when `requestId()` is not in the app.
      */
-    id: string;
+    id?: string;
   }
 }
 

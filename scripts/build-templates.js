@@ -14,12 +14,17 @@ const root = path.join(__dirname, '..');
 const EXAMPLES = path.resolve(process.argv[2] ?? path.join(root, 'examples'));
 const OUT = path.resolve(process.argv[3] ?? path.join(root, 'dist', 'templates'));
 
-/** tsconfig.json of a generated TypeScript module: src and test compiled to dist/. */
+/**
+ * tsconfig.json of a generated TypeScript module: src and test compiled to dist/ as
+ * CommonJS (the module's package.json has no "type"). `node16` module resolution is what
+ * both TypeScript 5.9 and the current major accept; `node10` is gone from TypeScript 7
+ * (TS5108), and the default `tsc --init` config (ESM syntax under CommonJS) fails with TS1295.
+ */
 const TSCONFIG = {
   compilerOptions: {
     target: 'ES2022',
-    module: 'commonjs',
-    moduleResolution: 'node10',
+    module: 'node16',
+    moduleResolution: 'node16',
     strict: true,
     esModuleInterop: true,
     skipLibCheck: true,
@@ -131,7 +136,11 @@ async function buildTemplate(name) {
   ];
   for (const [file, dest] of files) {
     const source = fs.readFileSync(path.join(from, file), 'utf8').replaceAll("'./server'", "'../src/server'");
-    write(path.join(to, 'ts', `${dest}.ts`), source);
+    // Under node16 rules a dynamic import() stays an ES import, which names the file it loads.
+    write(
+      path.join(to, 'ts', `${dest}.ts`),
+      source.replace(/await import\('(\.[^']*)'\)/g, "await import('$1.js')"),
+    );
     write(path.join(to, 'js', `${dest}.js`), await toJavaScript(source, file));
   }
 }

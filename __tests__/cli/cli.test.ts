@@ -41,7 +41,12 @@ describe('nexthop (arguments, help, version)', () => {
     [['doctor', __filename], 2, `nexthop doctor: ${__filename} is not a folder`],
     [['init', __filename], 2, `nexthop init: ${__filename} is not a folder`],
     [['dev', '/no/such/folder'], 2, 'nexthop dev: /no/such/folder is not a folder'],
-    [['dev', __dirname], 2, `nexthop dev: ${__dirname} has no readable package.json`],
+    [
+      ['dev', __dirname],
+      2,
+      `nexthop dev: ${__dirname} has no "start" script in package.json and no server file`,
+    ],
+    [['dev', '--inspect=nine'], 2, 'nexthop dev: --inspect "nine" is not a [host:]port'],
     [
       ['dev', path.join(__dirname, '..', 'fixtures', 'doctor', 'good'), '--port', 'x'],
       2,

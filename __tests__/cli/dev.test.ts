@@ -1,4 +1,4 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -24,7 +24,17 @@ async function startDev(...args: string[]): Promise<Dev> {
 }
 
 async function startDevWith(env: NodeJS.ProcessEnv, ...args: string[]): Promise<Dev> {
+  return startDevIn(() => {}, env, ...args);
+}
+
+/** `nexthop dev` on a copy of the fixture app that `prepare` changes first. */
+async function startDevIn(
+  prepare: (dir: string) => void,
+  env: NodeJS.ProcessEnv,
+  ...args: string[]
+): Promise<Dev> {
   const dir = copyFixture('dev', 'app');
+  prepare(dir);
   const child = spawn(process.execPath, [CLI, 'dev', dir, '--port', '0', ...args], {
     env: { ...process.env, NO_COLOR: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -340,6 +350,7 @@ describe('nexthop dev options', () => {
     const down = await get(dev.port, '/app/x');
     expect(down.status).toBe(502);
     expect(down.body).toContain('the app is not running');
+    await dev.waitFor(/^GET +\/app\/x 502 \d+ ms front$/m);
     fs.writeFileSync(path.join(dev.dir, 'touched.js'), '// changed\n');
     await dev.waitFor(/↻ touched\.js changed: restarting the app/);
     await dev.waitFor(/ready: [^\n]*\n[\s\S]*ready: /);
@@ -352,5 +363,124 @@ describe('nexthop dev options', () => {
     fs.writeFileSync(path.join(dev.dir, 'build', 'out.js'), '// built\n');
     await new Promise((r) => setTimeout(r, 600)); // longer than the 200 ms debounce: proving a non-event
     expect(dev.output().match(/↻/g)).toHaveLength(1);
+  });
+});
+
+/** Save `file` as editors and `sed -i` do: write a new file beside it, rename it over. */
+function saveByRename(file: string, text: string): void {
+  const scratch = path.join(path.dirname(file), `.${path.basename(file)}.swp`);
+  fs.writeFileSync(scratch, text);
+  fs.renameSync(scratch, file);
+}
+
+/** A GET the client abandons after `ms` (the request is in flight by then). */
+function abandon(port: number, urlPath: string, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path: urlPath, agent: false });
+    req.on('error', () => resolve());
+    setTimeout(() => req.destroy(), ms);
+  });
+}
+
+describe('nexthop dev for a newcomer', () => {
+  it('runs a plain server.js when there is no start script, and says what doctor will want', async () => {
+    const dev = await startDevIn((dir) => {
+      const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
+      delete pkg.scripts;
+      fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify(pkg));
+    }, {});
+    expect(dev.output()).toContain(`app        node server.js in ${dev.dir}`);
+    expect(dev.output()).toContain('no "start" script: running node server.js');
+    expect(dev.output()).toMatch(
+      /before deploying, `nexthop doctor` wants:\n[\s\S]*✗ package\.json has no "start" script — fix: add "scripts": \{ "start": "exec node server\.js" \}/,
+    );
+    expect(dev.output()).toMatch(/✗ no package-lock\.json — fix: run `npm install`/);
+    const res = await get(dev.port, '/app/x');
+    expect(JSON.parse(res.body).answeredBy).toBe('app');
+  });
+
+  it('refuses a folder with neither a start script nor a server file', async () => {
+    const dir = tempDir('nexthop-dev-empty-');
+    try {
+      const run = spawnSync(process.execPath, [CLI, 'dev', dir], {
+        encoding: 'utf8',
+        env: { ...process.env, NO_COLOR: '1' },
+      });
+      expect(run.status).toBe(2);
+      expect(run.stderr).toContain('has no "start" script in package.json and no server file');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('loads .env (variables already set win), sets HOST=127.0.0.1 and passes --inspect to the app', async () => {
+    const dev = await startDevIn(
+      (dir) => fs.writeFileSync(path.join(dir, '.env'), 'GREETING="hello from .env"\nFROM_SHELL=file\n'),
+      { FROM_SHELL: 'shell' },
+      '--inspect=127.0.0.1:0',
+    );
+    expect(dev.output()).toContain('.env       2 variable(s) loaded');
+    const { env } = JSON.parse((await get(dev.port, '/app/x')).body);
+    expect(env).toEqual({ GREETING: 'hello from .env', FROM_SHELL: 'shell', HOST: '127.0.0.1' });
+    // npm passes the flag to the app's node (not to itself): the app's inspector is up.
+    await dev.waitFor(/app │ Debugger listening on ws:\/\/127\.0\.0\.1:\d+\//);
+  });
+
+  it('--watch restarts on every save, when each save replaces the file by rename', async () => {
+    const dev = await startDev('--watch');
+    const server = path.join(dev.dir, 'server.js');
+    const original = fs.readFileSync(server, 'utf8');
+    let pid = JSON.parse((await get(dev.port, '/app/x')).body).pid;
+    for (let save = 1; save <= 3; save++) {
+      saveByRename(server, `${original}\n// save ${save}\n`);
+      await dev.waitFor(new RegExp(`(?:↻ server\\.js changed[^\\n]*\\n[\\s\\S]*?){${save}}`));
+      await dev.waitFor(new RegExp(`(?:^ready: [^\\n]*\\n[\\s\\S]*?){${save + 1}}`, 'm'));
+      const next = JSON.parse((await get(dev.port, '/app/x')).body).pid;
+      expect(next).not.toBe(pid);
+      pid = next;
+    }
+    // A new folder is watched too.
+    fs.mkdirSync(path.join(dev.dir, 'lib'));
+    await dev.waitFor(/↻ lib changed/);
+    await dev.waitFor(/(?:^ready: [^\n]*\n[\s\S]*?){5}/m);
+    saveByRename(path.join(dev.dir, 'lib', 'util.js'), '// util\n');
+    await dev.waitFor(/↻ lib\/util\.js changed/);
+  });
+
+  it.each([
+    ['timeout', /^GET +\/p\/late 504 \d+ ms app \(next-hop fault: timeout\)$/m],
+    ['reset', /^GET +\/p\/late 502 \d+ ms app \(next-hop fault: reset\)$/m],
+    ['refuse', /^GET +\/p\/late 502 \d+ ms app \(next-hop fault: refuse\)$/m],
+  ])('--next-hop-fault %s: the request line says who answered', async (fault, line) => {
+    const dev = await startDev('--next-hop-fault', fault);
+    await get(dev.port, '/p/late');
+    await dev.waitFor(line);
+  });
+
+  it('--next-hop-fault timeout: a request the client abandons is printed as aborted, not 200', async () => {
+    const dev = await startDev('--next-hop-fault', 'timeout');
+    await abandon(dev.port, '/p/gone', 300);
+    await dev.waitFor(/^GET +\/p\/gone aborted \d+ ms no answer \(next-hop fault: timeout\)$/m);
+  });
+
+  it('an origin that cannot be reached: next-hop answered 522', async () => {
+    const dead = http.createServer();
+    await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
+    const { port } = dead.address() as AddressInfo;
+    await new Promise((r) => dead.close(r));
+    const dev = await startDev('--origin', `http://127.0.0.1:${port}`);
+    expect((await get(dev.port, '/p/x')).status).toBe(522);
+    await dev.waitFor(/^GET +\/p\/x 522 \d+ ms next-hop$/m);
+  });
+
+  it('Ctrl-C signals the app once and waits for its graceful exit', async () => {
+    for (let run = 0; run < 3; run++) {
+      const dev = await startDev();
+      dev.child.kill('SIGINT');
+      expect(await exited(dev.child)).toBe(0);
+      expect(dev.output()).toContain('app │ SIGTERM #1');
+      expect(dev.output()).not.toMatch(/#2/);
+      expect(processesIn(dev.dir)).toEqual([]);
+    }
   });
 });

@@ -51,7 +51,7 @@ const BROKEN: [string, (dir: string) => void, string, 'fail' | 'warn', RegExp][]
     (d) => editJson(d, 'package.json', (j) => delete j.scripts.start),
     'start-script',
     'fail',
-    /"start": "node server.js"/,
+    /"start": "exec node server.js"/,
   ],
   [
     'start runs nodemon',
@@ -79,7 +79,7 @@ const BROKEN: [string, (dir: string) => void, string, 'fail' | 'warn', RegExp][]
     (d) => editJson(d, 'package.json', (j) => delete j.engines),
     'engines-node',
     'warn',
-    /"engines": \{ "node": ">=20" \}/,
+    /"engines": \{ "node": ">=20.19.0" \}/,
   ],
   [
     'no package-lock.json',
@@ -178,11 +178,33 @@ const BROKEN: [string, (dir: string) => void, string, 'fail' | 'warn', RegExp][]
     /git rm -r --cached node_modules/,
   ],
   [
+    'a port written in the code',
+    (d) => edit(d, 'server.js', (t) => t.replace('Number(process.env.PORT)', '3999')),
+    'port-env',
+    'fail',
+    /listen on process\.env\.PORT/,
+  ],
+  [
+    'a port written in listen options',
+    (d) => edit(d, 'server.js', (t) => t.replace('Number(process.env.PORT)', "{ port: 3999, host: '::' }")),
+    'port-env',
+    'fail',
+    /listen on process\.env\.PORT/,
+  ],
+  [
     'PORT not read',
-    (d) => edit(d, 'server.js', (t) => t.replace('Number(process.env.PORT)', '8080')),
+    (d) =>
+      edit(d, 'server.js', (t) => t.replace('Number(process.env.PORT)', 'Number(process.env.HTTP_PORT)')),
     'port-env',
     'warn',
     /process\.env\.PORT/,
+  ],
+  [
+    'a proxy target over HTTPS',
+    (d) => edit(d, 'proxy.js', () => "app.use(nextHopProxy({ target: 'https://api.example.com' }));\n"),
+    'proxy-target',
+    'fail',
+    /forceHttps: true/,
   ],
   ['no source at all', (d) => fs.rmSync(path.join(d, 'server.js')), 'port-env', 'warn', /PORT/],
   [
@@ -191,8 +213,7 @@ const BROKEN: [string, (dir: string) => void, string, 'fail' | 'warn', RegExp][]
       edit(
         d,
         'tls.js',
-        () =>
-          "require('https').createServer({}).listen(443);\nconst https = require('https');\nhttps.createServer();\n",
+        () => "require('https').createServer({});\nconst https = require('https');\nhttps.createServer();\n",
       ),
     'no-tls-server',
     'warn',
@@ -202,14 +223,14 @@ const BROKEN: [string, (dir: string) => void, string, 'fail' | 'warn', RegExp][]
     'https://next-hop',
     (d) => edit(d, 'up.js', () => "fetch('https://next-hop/api');\n"),
     'next-hop-url',
-    'warn',
+    'fail',
     /X-Forwarded-Proto: https/,
   ],
   [
     'next-hop on port 8080',
     (d) => edit(d, 'up.js', () => "const u = 'http://next-hop:8080';\n"),
     'next-hop-url',
-    'warn',
+    'fail',
     /http:\/\/next-hop:80/,
   ],
   [
@@ -236,6 +257,102 @@ const BROKEN: [string, (dir: string) => void, string, 'fail' | 'warn', RegExp][]
   ],
 ];
 
+/** The one quoted value after `"key": ` in a fix, e.g. the start script it suggests. */
+function quoted(fix: string | undefined, key: string): string {
+  const m = new RegExp(`"${key}": "([^"]+)"`).exec(fix ?? '');
+  if (!m) throw new Error(`no "${key}" in the fix: ${fix}`);
+  return m[1];
+}
+
+// [what breaks, how the good fixture is broken, the finding, how its fix is applied, with --run]
+// Each fix is applied as its text says; then doctor (with --run where the fix touches how the
+// app starts) must find nothing at all: the finding is gone and no other check objects.
+const FIXES: [string, (dir: string) => void, string, (dir: string, fix: string) => void, boolean][] = [
+  [
+    'no start script, the server in src/',
+    (d) => {
+      fs.mkdirSync(path.join(d, 'src'));
+      fs.renameSync(path.join(d, 'server.js'), path.join(d, 'src', 'server.js'));
+      editJson(d, 'package.json', (j) => delete j.scripts.start);
+    },
+    'start-script',
+    (d, fix) => editJson(d, 'package.json', (j) => (j.scripts.start = quoted(fix, 'start'))),
+    true,
+  ],
+  [
+    'a watcher as start, the server named by "main"',
+    (d) => {
+      fs.renameSync(path.join(d, 'server.js'), path.join(d, 'main.js'));
+      fs.writeFileSync(path.join(d, 'index.js'), "module.exports = 'not the server';\n");
+      editJson(d, 'package.json', (j) => {
+        j.main = 'main.js';
+        j.scripts.start = 'nodemon main.js';
+      });
+    },
+    'start-script',
+    (d, fix) => editJson(d, 'package.json', (j) => (j.scripts.start = /\("([^"]+)"\)/.exec(fix)?.[1] ?? fix)),
+    true,
+  ],
+  [
+    'no engines.node',
+    (d) => editJson(d, 'package.json', (j) => delete j.engines),
+    'engines-node',
+    (d, fix) => editJson(d, 'package.json', (j) => (j.engines = { node: quoted(fix, 'node') })),
+    false,
+  ],
+  [
+    'a port written in the code',
+    (d) =>
+      edit(d, 'server.js', (t) =>
+        t.replace('server.listen(Number(process.env.PORT))', 'server.listen(3999)'),
+      ),
+    'port-env',
+    (d, fix) =>
+      edit(d, 'server.js', (t) => t.replace('server.listen(3999)', /e\.g\. (\S+\))/.exec(fix)?.[1] ?? '')),
+    true,
+  ],
+  [
+    'a proxy target over HTTPS',
+    (d) => edit(d, 'proxy.js', () => "app.use(nextHopProxy({ target: 'https://api.example.com' }));\n"),
+    'proxy-target',
+    (d, fix) =>
+      edit(d, 'proxy.js', (t) =>
+        t.replace(
+          "nextHopProxy({ target: 'https://api.example.com' })",
+          /use (nextHopProxy\(.*\))/.exec(fix)?.[1] ?? '',
+        ),
+      ),
+    false,
+  ],
+  [
+    'no .gitignore',
+    (d) => fs.rmSync(path.join(d, '.gitignore')),
+    'gitignore',
+    (d, fix) => edit(d, '.gitignore', () => `${/the line "([^"]+)"/.exec(fix)?.[1]}\n`),
+    false,
+  ],
+];
+
+describe('doctor fixes agree with each other', () => {
+  it.each(FIXES)(
+    '%s: the fix clears %s and raises nothing else',
+    async (_what, breakIt, id, apply, run) => {
+      const dir = copyFixture('doctor', 'good');
+      try {
+        breakIt(dir);
+        const before = notPassing(await doctor(dir, { run }));
+        const finding = before.find((r) => r.id === id);
+        expect(finding?.fix).toBeDefined();
+        apply(dir, finding?.fix ?? '');
+        expect(notPassing(await doctor(dir, { run, timeoutMs: 20_000, graceMs: 5000 }))).toEqual([]);
+      } finally {
+        fs.rmSync(path.dirname(dir), { recursive: true, force: true });
+      }
+    },
+    60_000,
+  );
+});
+
 describe('nexthop doctor on fixture projects', () => {
   it('passes every check on the good fixture', async () => {
     const results = await doctor(GOOD);
@@ -252,6 +369,7 @@ describe('nexthop doctor on fixture projects', () => {
       'port-env',
       'no-tls-server',
       'next-hop-url',
+      'proxy-target',
       'log-dir',
     ]);
   });
@@ -316,7 +434,7 @@ describe('nexthop doctor on fixture projects', () => {
     const report = JSON.parse(cap.stdout());
     expect(report.ok).toBe(true);
     expect(report.dir).toBe(GOOD);
-    expect(report.results).toHaveLength(12);
+    expect(report.results).toHaveLength(13);
     expect(report.results[0]).toEqual({
       id: 'package-json',
       rule: 6,
@@ -351,7 +469,7 @@ describe('nexthop doctor on fixture projects', () => {
     await main(['doctor'], plain.io);
     expect(plain.stdout()).not.toContain('\u001b[');
     expect(plain.stdout()).toMatch(/^ {2}✓ package\.json parses/m);
-    expect(plain.stdout()).toContain('12 passed, 0 failed, 0 warning(s): ready for the platform');
+    expect(plain.stdout()).toContain('13 passed, 0 failed, 0 warning(s): ready for the platform');
     const coloured = captureIO(GOOD, { ...process.env, NO_COLOR: '', FORCE_COLOR: '1' });
     await main(['doctor'], coloured.io);
     expect(coloured.stdout()).toContain('\u001b[32m✓\u001b[39m');

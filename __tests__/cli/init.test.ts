@@ -1,5 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import * as library from '../../lib/index';
 import { doctor } from '../../lib/cli/doctor';
@@ -107,6 +109,14 @@ describe('nexthop init: scaffolding', () => {
       'use either --nexthop-version or --nexthop-path, not both',
     ],
     [['--nexthop-version', ' '], '--nexthop-version must not be empty'],
+    [
+      ['--name', 'Bad Name!'],
+      '--name "Bad Name!" is not a valid npm package name: name can only contain URL-friendly characters',
+    ],
+    [['--name', 'Bad Name!'], 'e.g. --name bad-name'],
+    [['--name', '.hidden'], 'name cannot start with a period'],
+    [['--name', 'a'.repeat(215)], 'name can no longer contain more than 214 characters'],
+    [['--json'], '--json goes with --list'],
     [['--colour'], "Unknown option '--colour'"],
     [['b'], 'unexpected argument "b"'],
   ];
@@ -116,6 +126,51 @@ describe('nexthop init: scaffolding', () => {
     expect(cap.stderr()).toContain(message);
     expect(fs.existsSync(path.join(work, 'never'))).toBe(false);
   });
+
+  it('--list --json prints the templates as JSON', async () => {
+    const cap = captureIO(work);
+    expect(await main(['init', '--list', '--json'], cap.io)).toBe(0);
+    const list = JSON.parse(cap.stdout()) as { name: string; description: string }[];
+    expect(list.map((t) => t.name)).toEqual(listTemplates());
+    expect(list.find((t) => t.name === 'hello')?.description).toMatch(/^The ten-line edge module/);
+  });
+
+  it('a folder named like a Node.js core module gets a name npm accepts', () => {
+    scaffold(path.join(work, 'cluster'));
+    expect(readJson(path.join(work, 'cluster', 'package.json')).name).toBe('cluster-module');
+  });
+
+  it('a scoped --name is accepted', async () => {
+    expect(await main(['init', 'scoped', '--no-install', '--name', '@shop/edge'], captureIO(work).io)).toBe(
+      0,
+    );
+    expect(readJson(path.join(work, 'scoped', 'package.json')).name).toBe('@shop/edge');
+  });
+
+  it('a nexthop missing from the registry (E404) says to use --nexthop-path', async () => {
+    // A registry of the test's own on loopback that has no package at all.
+    const registry = http.createServer((_req, res) => {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end('{"error":"Not found"}');
+    });
+    await new Promise<void>((resolve) => registry.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = registry.address() as AddressInfo;
+      const cap = captureIO(work, {
+        ...process.env,
+        NO_COLOR: '1',
+        npm_config_registry: `http://127.0.0.1:${port}/`,
+        npm_config_fetch_retries: '0',
+        npm_config_cache: path.join(work, 'empty-cache'),
+      });
+      expect(await main(['init', 'unpublished', '--js'], cap.io)).toBe(1);
+      expect(cap.stderr()).toContain('E404');
+      expect(cap.stderr()).toContain(`nexthop@^${OWN.version} is not on the npm registry this install uses`);
+      expect(cap.stderr()).toContain('--nexthop-path');
+    } finally {
+      registry.close();
+    }
+  }, 60_000);
 
   it('--nexthop-version and --nexthop-path set the dependency', async () => {
     await main(['init', 'v', '--no-install', '--nexthop-version', '~0.1.0'], captureIO(work).io);

@@ -69,7 +69,7 @@ describe('scripts/build-templates.js', () => {
     ]);
     // The test imports the server from its place in the module; in JS through require.
     expect(fs.readFileSync(path.join(first, 'ts', 'test', 'server.test.ts'), 'utf8')).toContain(
-      "await import('../src/server')",
+      "await import('../src/server.js')",
     );
     expect(fs.readFileSync(path.join(first, 'js', 'test', 'server.test.js'), 'utf8')).toContain(
       "const { app } = require('../src/server');",

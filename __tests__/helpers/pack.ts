@@ -18,7 +18,8 @@ export interface Packed {
  * separate workers): the tarball lands in a temp folder named after the checkout and the
  * build it packs (package.json, dist/.tsbuildinfo, dist/templates), written under a scratch
  * name and renamed into place; this checkout's older tarballs are removed.
- * `--ignore-scripts`: `npm test` has built dist already; `prepare` would build it again.
+ * `--ignore-scripts`: `npm test` has built dist already; `prepack` would build it again (the
+ * published manifest, without scripts, is tested by package.test.ts on a real `npm pack`).
  */
 export function packedTarball(): Packed {
   const hash = (...parts: (string | Buffer)[]) =>

@@ -10,8 +10,8 @@ app.get('/hello', (req, res) => {
     message: 'Hello from the edge',
     clientIp: req.clientIp,
     protocol: req.protocol,
-    country: req.geo.countryCode,
-    city: req.geo.city,
+    country: req.geo?.countryCode,
+    city: req.geo?.city,
   });
 });
 

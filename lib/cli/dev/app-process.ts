@@ -3,13 +3,32 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { GitignoreMatcher } from '../gitignore';
-import { processTree, stopTree } from '../proc';
+import { HAS_PROC, listeningSockets, processTree, signalAll, stopTree, waitForExit } from '../proc';
+
+/**
+ * How the app is started: `npm start`, or `node <file>` for a project without a start
+ * script. `nodeArgs` (e.g. `--inspect`) reach the app's node: as arguments of `node`, or
+ * through npm's `--node-options`, which sets NODE_OPTIONS for the scripts npm runs (not
+ * for npm itself, which would otherwise take the inspector port first).
+ */
+export type Launch =
+  | { readonly kind: 'npm-start'; readonly nodeArgs: readonly string[] }
+  | { readonly kind: 'node'; readonly file: string; readonly nodeArgs: readonly string[] };
+
+function command(launch: Launch, env: NodeJS.ProcessEnv): [string, string[]] {
+  if (launch.kind === 'node') return [process.execPath, [...launch.nodeArgs, launch.file]];
+  if (launch.nodeArgs.length === 0) return ['npm', ['start']];
+  const nodeOptions = [env.NODE_OPTIONS, ...launch.nodeArgs].filter(Boolean).join(' ');
+  return ['npm', ['start', `--node-options=${nodeOptions}`]];
+}
 
 /** Options of {@link AppProcess}. */
 export interface AppProcessOptions {
   readonly dir: string;
   readonly env: NodeJS.ProcessEnv;
   readonly port: number;
+  /** How to start the app. @default { kind: 'npm-start', nodeArgs: [] } */
+  readonly launch?: Launch;
   /** Called with each line the app prints. */
   readonly onOutput: (line: string, stream: 'stdout' | 'stderr') => void;
   /** Called when the app exits without being asked to. */
@@ -40,7 +59,10 @@ function lines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): v
   stream.on('end', () => rest && onLine(rest));
 }
 
-/** The user's app run with `npm start`, in its own process group so it can be stopped whole. */
+/**
+ * The user's app run with `npm start` (or `node <file>`), in its own process group so it can
+ * be stopped whole and so the terminal's Ctrl-C reaches only `dev`, which then signals it.
+ */
 export class AppProcess {
   private child: ChildProcess | undefined;
   private seen = new Set<number>();
@@ -61,12 +83,16 @@ export class AppProcess {
     return [...this.seen];
   }
 
-  /** Run `npm start` (no-op once disposed). */
+  /** Start the app (no-op once disposed). */
   start(): void {
     if (this.disposed) return;
     this.ready = false;
     this.stopping = false;
-    const child = spawn('npm', ['start'], {
+    const [file, args] = command(
+      this.options.launch ?? { kind: 'npm-start', nodeArgs: [] },
+      this.options.env,
+    );
+    const child = spawn(file, args, {
       cwd: this.options.dir,
       env: this.options.env,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -76,7 +102,7 @@ export class AppProcess {
     this.seen = new Set();
     lines(child.stdout, (line) => this.options.onOutput(line, 'stdout'));
     lines(child.stderr, (line) => this.options.onOutput(line, 'stderr'));
-    child.on('error', (err) => this.options.onCrash(`cannot run npm start: ${err.message}`));
+    child.on('error', (err) => this.options.onCrash(`cannot run ${file}: ${err.message}`));
     child.on('exit', (code, signal) => {
       this.ready = false;
       if (this.child === child && !this.stopping)
@@ -109,38 +135,119 @@ export class AppProcess {
     await this.stop();
   }
 
-  /** SIGTERM the whole tree, SIGKILL what is left after `graceMs`. */
-  async stop(graceMs = 5000): Promise<void> {
+  /**
+   * Stop the app as a deploy does, with one SIGTERM: to the process that listens on the
+   * app's port (the server; a cluster's primary, which drains its workers). npm and the
+   * shell running the start script exit when it does. Signalling every process instead
+   * would signal the server twice (npm forwards SIGTERM to its child), which a graceful
+   * server reads as "stop now". When nothing listens (still starting, or no /proc), the
+   * whole tree gets SIGTERM; whatever is left after `graceMs` gets SIGKILL.
+   */
+  async stop(graceMs = 10_000): Promise<void> {
     const child = this.child;
     if (!child?.pid) return;
     this.stopping = true;
     this.ready = false;
     const known = this.pids;
+    const servers = [...new Set(listeningSockets(known).map((s) => s.pid))];
+    if (HAS_PROC && servers.length > 0) {
+      signalAll(servers, 'SIGTERM');
+      if (await waitForExit(servers, graceMs)) {
+        // npm and sh follow their child out; anything else the app started goes with the tree.
+        if (await waitForExit(known, 2000)) return;
+        await stopTree(
+          child.pid,
+          2000,
+          known.filter((p) => !servers.includes(p)),
+        );
+        return;
+      }
+    }
     await stopTree(child.pid, graceMs, known);
   }
 }
 
+/** A running {@link watchSources}. */
+export interface SourceWatcher {
+  close(): void;
+}
+
 /**
- * Watch `dir` recursively and call `onChange` (debounced) when a file that is not
+ * Watch the project's folders and call `onChange` (debounced) when a file that is not
  * ignored changes: node_modules, .git, the log folder and the project's .gitignore
- * entries (build output such as dist/) do not count.
+ * entries (build output such as dist/) do not count. Each folder is watched, not each
+ * file: an editor or `sed -i` saves by writing a new file and renaming it over the old
+ * one, which a watch on the old file's inode never sees again. New folders are watched
+ * as they appear.
  */
 export function watchSources(
   dir: string,
   logDir: string,
   matcher: GitignoreMatcher | undefined,
   onChange: (file: string) => void,
-): fs.FSWatcher {
+): SourceWatcher {
   const logRel = path.relative(dir, logDir);
+  const watchers = new Map<string, fs.FSWatcher>();
   let timer: NodeJS.Timeout | undefined;
-  return fs.watch(dir, { recursive: true }, (_event, filename) => {
-    if (!filename) return;
-    const rel = filename.split(path.sep).join('/');
-    if (/(?:^|\/)(?:node_modules|\.git)(?:\/|$)/.test(rel)) return;
-    if (logRel && (rel === logRel || rel.startsWith(`${logRel}/`))) return;
+  let closed = false;
+  const ignored = (rel: string, isDir?: boolean) =>
+    /(?:^|\/)(?:node_modules|\.git)(?:\/|$)/.test(rel) ||
+    (logRel !== '' && (rel === logRel || rel.startsWith(`${logRel}/`))) ||
     // The entry may be gone already: a folder pattern (`dist/`) counts as matching either way.
-    if (matcher && (matcher(rel, true) || matcher(rel, false))) return;
+    (matcher !== undefined &&
+      (isDir === undefined ? matcher(rel, true) || matcher(rel, false) : matcher(rel, isDir)));
+
+  function watchFolder(rel: string): void {
+    if (closed || watchers.has(rel)) return;
+    let watcher: fs.FSWatcher;
+    try {
+      watcher = fs.watch(
+        path.join(dir, rel),
+        (_event, name) => name && changed(rel ? `${rel}/${name}` : name),
+      );
+    } catch {
+      return; // removed meanwhile
+    }
+    // A watched folder that is removed (or renamed) ends its watcher.
+    watcher.on('error', () => forget(rel));
+    watchers.set(rel, watcher);
+    let entries: fs.Dirent[] = [];
+    try {
+      entries = fs.readdirSync(path.join(dir, rel), { withFileTypes: true });
+    } catch {
+      // removed meanwhile
+    }
+    for (const entry of entries) {
+      const child = rel ? `${rel}/${entry.name}` : entry.name;
+      if (entry.isDirectory() && !ignored(child, true)) watchFolder(child);
+    }
+  }
+
+  function forget(rel: string): void {
+    for (const [key, watcher] of watchers) {
+      if (key === rel || key.startsWith(`${rel}/`)) {
+        watcher.close();
+        watchers.delete(key);
+      }
+    }
+  }
+
+  function changed(rel: string): void {
+    if (ignored(rel)) return;
+    const stat = fs.statSync(path.join(dir, rel), { throwIfNoEntry: false });
+    if (stat?.isDirectory()) watchFolder(rel);
+    else if (!stat) forget(rel);
     clearTimeout(timer);
     timer = setTimeout(() => onChange(rel), 200);
-  });
+  }
+
+  watchFolder('');
+  return {
+    close() {
+      closed = true;
+      clearTimeout(timer);
+      for (const watcher of watchers.values()) watcher.close();
+      watchers.clear();
+    },
+  };
 }

@@ -4,15 +4,22 @@ import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { answerError, forward, tunnel } from './forward';
 import { geoForIp, type Geo } from './geo';
+import type { NextHopOutcome } from './next-hop';
 
-/** Who answered a request, as shown in the request log. */
-export type AnsweredBy = 'app' | 'origin' | 'bypass';
+/**
+ * Who answered a request, as shown in the request log: the app itself (its own 502/504
+ * when next-hop failed included), the origin through the app, next-hop (522/524 when the
+ * origin failed), next-hop for a bypassed path, the front (the app not running), or nobody
+ * (the client gave up first).
+ */
+export type AnsweredBy = 'app' | 'origin' | 'next-hop' | 'bypass' | 'front' | 'none';
 
 /** One finished request, for the request log. */
 export interface RequestRecord {
   readonly method: string;
   readonly path: string;
-  readonly status: number;
+  /** The status sent, or `'aborted'` when the client closed before the response was complete. */
+  readonly status: number | 'aborted';
   readonly ms: number;
   readonly by: AnsweredBy;
   readonly id: string;
@@ -44,8 +51,8 @@ export interface FrontOptions {
   /** The app's port, or undefined while it is not running. */
   appPort: () => number | undefined;
   nextHopPort: number;
-  /** Whether the request with this section-io-id reached the origin through next-hop. */
-  reachedOrigin: (id: string) => boolean;
+  /** What next-hop did with the request with this section-io-id, if it got it. */
+  nextHopOutcome: (id: string) => NextHopOutcome | undefined;
   onRequest: (record: RequestRecord) => void;
 }
 
@@ -56,6 +63,15 @@ const EDGE_HEADER = /^(?:true-client-ip|section-io-)/;
 
 function peerIp(socket: net.Socket): string {
   return (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+}
+
+/** Who answered a request that got a response, from what next-hop did with it. */
+function answeredBy(bypassed: boolean, outcome: NextHopOutcome | undefined): AnsweredBy {
+  if (bypassed) return 'bypass';
+  if (outcome === 'origin' || outcome === 'demo') return 'origin';
+  if (outcome === 'unreachable') return 'next-hop';
+  // Next-hop never got it (refused), never answered (timeout) or reset: the app answered.
+  return 'app';
 }
 
 /**
@@ -94,8 +110,9 @@ export async function startFront(options: Readonly<FrontOptions>): Promise<Front
     const bypassed = bypass.some((prefix) => path.startsWith(prefix));
     const port = bypassed ? options.nextHopPort : options.appPort();
     const started = process.hrtime.bigint();
-    const record = (status: number) => {
-      const by: AnsweredBy = bypassed ? 'bypass' : options.reachedOrigin(id) ? 'origin' : 'app';
+    const record = (status: number | 'aborted', answered?: AnsweredBy) => {
+      const by =
+        status === 'aborted' ? 'none' : (answered ?? answeredBy(bypassed, options.nextHopOutcome(id)));
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       options.onRequest({ method: req.method ?? 'GET', path, status, ms, by, id });
     };
@@ -104,12 +121,17 @@ export async function startFront(options: Readonly<FrontOptions>): Promise<Front
 
   const server = http.createServer(function emulatedFront(req, res) {
     const { id, port, record } = route(req);
-    res.on('close', () => record(res.statusCode));
+    let frontAnswered = false;
+    res.on('close', () =>
+      record(res.writableFinished ? res.statusCode : 'aborted', frontAnswered ? 'front' : undefined),
+    );
     if (port === undefined) {
+      frontAnswered = true;
       answerError(res, 502, NOT_RUNNING);
       return;
     }
     forward(req, res, { protocol: 'http:', host: '127.0.0.1', port }, edgeHeaders(req, id), 60_000, (err) => {
+      frontAnswered = true;
       // nginx's answers: 504 when the upstream is too slow, 502 for anything else.
       if (err.code === 'ETIMEDOUT') answerError(res, 504, 'nexthop dev front: upstream timed out (504)');
       else answerError(res, 502, `nexthop dev front: upstream failed (${err.code ?? err.message}) (502)`);
@@ -120,7 +142,7 @@ export async function startFront(options: Readonly<FrontOptions>): Promise<Front
     function emulatedFrontUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer) {
       const { id, port, record } = route(req);
       if (port === undefined) {
-        record(502);
+        record(502, 'front');
         socket.end(
           `HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Length: ${NOT_RUNNING.length}\r\n\r\n${NOT_RUNNING}`,
         );

@@ -1,5 +1,8 @@
+import fs from 'node:fs';
 import path from 'node:path';
+import { parseEnv } from 'node:util';
 import { createPainter, paintStatus, type Painter } from '../colour';
+import { doctor } from '../doctor';
 import { readGitignore } from '../doctor/files-checks';
 import { UsageError, parseCommandArgs, type CliIO } from '../io';
 import { freePort } from '../proc';
@@ -7,23 +10,61 @@ import { AppProcess, watchSources } from './app-process';
 import { destroyAgents } from './forward';
 import { startFront, type Front, type RequestRecord } from './front';
 import { startNextHop, type NextHopFault } from './next-hop';
-import { DEV_HELP, DEV_OPTIONS, devSettings, type DevSettings } from './options';
+import { DEV_HELP, DEV_OPTIONS, devSettings, normaliseDevArgs, type DevSettings } from './options';
 
-export { DEV_HELP, parseBypass, parseFault, parseOrigin } from './options';
+export { DEV_HELP, parseBypass, parseFault, parseInspect, parseOrigin } from './options';
 
-/** One line of the request log. */
+const WHO: Record<RequestRecord['by'], (c: Painter) => string> = {
+  app: (c) => c.cyan('app'),
+  origin: (c) => c.magenta('origin'),
+  'next-hop': (c) => c.magenta('next-hop'),
+  bypass: (c) => c.yellow('bypass'),
+  front: (c) => c.yellow('front'),
+  none: (c) => c.dim('no answer'),
+};
+
+/** One line of the request log: status (or `aborted`), time, who answered. */
 function requestLine(c: Painter, r: RequestRecord, fault: NextHopFault | undefined): string {
-  const by = r.by === 'app' ? c.cyan('app') : r.by === 'origin' ? c.magenta('origin') : c.yellow('bypass');
-  const faultNote = fault && r.status >= 500 ? c.dim(` (next-hop fault: ${fault.kind})`) : '';
-  return `${r.method.padEnd(7)} ${r.path} ${paintStatus(c, r.status)} ${c.dim(`${r.ms.toFixed(0)} ms`)} ${by}${faultNote}\n`;
+  const status = r.status === 'aborted' ? c.yellow('aborted') : paintStatus(c, r.status);
+  const faulty = r.status === 'aborted' || r.status >= 500;
+  const faultNote = fault && faulty ? c.dim(` (next-hop fault: ${fault.kind})`) : '';
+  return `${r.method.padEnd(7)} ${r.path} ${status} ${c.dim(`${r.ms.toFixed(0)} ms`)} ${WHO[r.by](c)}${faultNote}\n`;
+}
+
+/**
+ * The project's `.env`, parsed as Node's `--env-file` reads it (util.parseEnv); variables
+ * already set in dev's environment win, as with `--env-file`.
+ */
+function dotEnv(dir: string, env: NodeJS.ProcessEnv): { vars: NodeJS.ProcessEnv; count: number } {
+  let text: string;
+  try {
+    text = fs.readFileSync(path.join(dir, '.env'), 'utf8');
+  } catch {
+    return { vars: {}, count: 0 };
+  }
+  const parsed = parseEnv(text);
+  const vars = Object.fromEntries(Object.entries(parsed).filter(([name]) => env[name] === undefined));
+  return { vars, count: Object.keys(parsed).length };
+}
+
+/** The checks `nexthop doctor` fails today (static ones), to fix before deploying. */
+async function doctorHints(dir: string, c: Painter): Promise<string> {
+  const failed = (await doctor(dir)).filter((r) => r.status === 'fail');
+  if (failed.length === 0) return '';
+  const lines = failed.map((r) => `  ${c.red('✗')} ${r.message} — fix: ${r.fix}`);
+  return `${c.yellow('before deploying')}, \`nexthop doctor\` wants:\n${lines.join('\n')}\n`;
 }
 
 /** What runs where, printed once at start-up. */
 function banner(s: DevSettings, c: Painter, frontPort: number, appPort: number, nextHopUrl: string): string {
+  const how =
+    s.launch.kind === 'node' ? `node ${[...s.launch.nodeArgs, s.launch.file].join(' ')}` : 'npm start';
+  const inspect =
+    s.launch.nodeArgs.length > 0 ? `  (${s.launch.nodeArgs.join(' ')}: open chrome://inspect)` : '';
   const lines = [
     c.bold('nexthop dev'),
     `  front      http://${s.listen}:${frontPort}  X-Forwarded-Proto: ${s.https ? 'https' : 'http'}`,
-    `  app        npm start in ${s.dir}  PORT=${appPort} LOG_DIR=${path.join(s.dir, 'logs')}`,
+    `  app        ${how} in ${s.dir}  PORT=${appPort} LOG_DIR=${path.join(s.dir, 'logs')}${inspect}`,
     `  next-hop   ${nextHopUrl} → ${s.origin ? s.origin.origin : 'demo origin (echoes the request)'}` +
       (s.faultText ? `  fault: ${s.faultText}` : ''),
   ];
@@ -33,7 +74,7 @@ function banner(s: DevSettings, c: Painter, frontPort: number, appPort: number, 
 
 /** `nexthop dev [dir]`: runs until SIGINT/SIGTERM (or the app crashes without --watch). */
 export async function devCommand(argv: readonly string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parseCommandArgs(argv, DEV_OPTIONS);
+  const { values, positionals } = parseCommandArgs(normaliseDevArgs(argv), DEV_OPTIONS);
   if (values.help) {
     io.stdout.write(`${DEV_HELP}\n`);
     return 0;
@@ -50,11 +91,16 @@ async function runDev(s: DevSettings, io: CliIO): Promise<number> {
   let finish: (code: number) => void = () => {};
   const done = new Promise<number>((resolve) => (finish = resolve));
   let frontPort = s.port;
+  const dotenv = dotEnv(s.dir, io.env);
   const app = new AppProcess({
     dir: s.dir,
     port: appPort,
+    launch: s.launch,
     env: {
       NODE_ENV: 'development',
+      // Only the front should reach the app: serve() binds where HOST says.
+      HOST: '127.0.0.1',
+      ...dotenv.vars,
       ...io.env,
       PORT: String(appPort),
       LOG_DIR: logDir,
@@ -78,7 +124,7 @@ async function runDev(s: DevSettings, io: CliIO): Promise<number> {
       ...s,
       appPort: () => app.port,
       nextHopPort: nextHop.port,
-      reachedOrigin: (id) => nextHop.outcome(id) !== undefined,
+      nextHopOutcome: (id) => nextHop.outcome(id),
       onRequest: (record) => io.stdout.write(requestLine(c, record, s.fault)),
     });
   } catch (err) {
@@ -87,6 +133,11 @@ async function runDev(s: DevSettings, io: CliIO): Promise<number> {
   }
   frontPort = front.port;
   io.stdout.write(banner(s, c, front.port, appPort, nextHop.url));
+  if (dotenv.count > 0) say(`  .env       ${dotenv.count} variable(s) loaded (variables already set win)`);
+  if (s.launch.kind === 'node') {
+    say(c.yellow(`no "start" script: running node ${s.launch.file}; the platform runs \`npm start\``));
+  }
+  io.stdout.write(await doctorHints(s.dir, c));
   app.start();
   const watcher = s.watch
     ? watchSources(s.dir, logDir, readGitignore(s.dir), (file) => {
@@ -94,9 +145,19 @@ async function runDev(s: DevSettings, io: CliIO): Promise<number> {
         void app.restart();
       })
     : undefined;
-  const code = await untilSignal(done, finish, (signal) => say(c.dim(`\n${signal}: stopping`)));
+  const code = await untilSignal(done, finish, (signal) =>
+    say(c.dim(`\n${signal}: stopping (the app finishes its in-flight requests; again to stop it now)`)),
+  );
   watcher?.close();
-  await app.dispose();
+  // A second Ctrl-C while the app drains: signal it again, which a graceful server reads as
+  // "exit now", and kill what is left.
+  const hurry = () => void app.stop(0);
+  process.on('SIGINT', hurry);
+  process.on('SIGTERM', hurry);
+  await app.dispose().finally(() => {
+    process.off('SIGINT', hurry);
+    process.off('SIGTERM', hurry);
+  });
   await front.close();
   await nextHop.close();
   destroyAgents();

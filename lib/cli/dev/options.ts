@@ -1,7 +1,9 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { findServerFile, suggestedStart } from '../doctor/package-checks';
 import { UsageError, folderArg, parseCommandArgs, parseIntFlag } from '../io';
+import type { Launch } from './app-process';
 import { parseGeo, type Geo } from './geo';
 import type { NextHopFault } from './next-hop';
 
@@ -9,8 +11,12 @@ import type { NextHopFault } from './next-hop';
 export const DEV_HELP = `Usage: nexthop dev [dir] [options]
 
 Run the edge chain on this machine:
-  client → front (:8080) → your app (npm start, PORT=free, LOG_DIR=./logs, NEXT_HOP=emulated)
-         → emulated next-hop → --origin URL | built-in demo origin
+  client → front (:8080) → your app (npm start, PORT=free, HOST=127.0.0.1, LOG_DIR=./logs,
+         NEXT_HOP=emulated) → emulated next-hop → --origin URL | built-in demo origin
+
+The app is started with \`npm start\`; a project without a start script runs its server file
+(package.json "main", server.js, src/server.js, index.js, …) with node. A .env file in the
+folder is loaded into the app's environment (variables already set win).
 
 Options:
   --port <n>                 front port (default 8080; 0 picks a free one)
@@ -26,6 +32,7 @@ Options:
                              origin accepts TLS on 443
   --next-hop-fault <fault>   refuse | timeout | reset | slow=<ms>: see the app's 502/504 paths
   --watch                    restart the app when a source file changes (the emulator stays up)
+  --inspect[=[host:]port]    start the app's node with the inspector (default 127.0.0.1:9229)
   --help, -h                 show this help
 
 Each request prints one line: method, path, status, time and who answered (app, origin via
@@ -42,8 +49,32 @@ export const DEV_OPTIONS = {
   origin: { type: 'string' },
   'next-hop-fault': { type: 'string' },
   watch: { type: 'boolean' },
+  inspect: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/**
+ * `--inspect` takes an optional value, which parseArgs cannot express: a bare `--inspect`
+ * becomes `--inspect=` (an empty value: the inspector's default address).
+ */
+export function normaliseDevArgs(argv: readonly string[]): string[] {
+  const end = argv.indexOf('--');
+  return argv.map((arg, i) => (arg === '--inspect' && (end === -1 || i < end) ? '--inspect=' : arg));
+}
+
+/** Parse `--inspect[=[host:]port]` into the node flag to pass on. */
+export function parseInspect(text: string): string {
+  if (text === '') return '--inspect';
+  if (
+    /^(?:(?:[a-z0-9.-]+|\[[0-9a-f:.]+\]):)?\d{1,5}$/i.test(text) &&
+    Number(/\d+$/.exec(text)?.[0]) <= 65535
+  ) {
+    return `--inspect=${text}`;
+  }
+  throw new UsageError(
+    `--inspect "${text}" is not a [host:]port; use e.g. --inspect or --inspect=127.0.0.1:9230`,
+  );
+}
 
 /** Parse `--next-hop-fault`. */
 export function parseFault(text: string): NextHopFault {
@@ -86,21 +117,30 @@ export function parseBypass(text: string): string[] {
   return list;
 }
 
-/** The project folder, which must have a start script: dev runs `npm start`. */
-function projectWithStart(cwd: string, arg: string | undefined): string {
-  const dir = folderArg(cwd, arg);
-  let start: unknown;
-  try {
-    start = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).scripts?.start;
-  } catch {
+/** How to start the project's app: `npm start`, else `node <server file>`. */
+function launchFor(dir: string, nodeArgs: readonly string[]): { launch: Launch; startHint?: string } {
+  let pkg: { main?: unknown; scripts?: { start?: unknown } } = {};
+  const file = path.join(dir, 'package.json');
+  if (fs.existsSync(file)) {
+    try {
+      pkg = JSON.parse(fs.readFileSync(file, 'utf8'));
+    } catch (err) {
+      throw new UsageError(`${file} does not parse (${(err as Error).message}); fix its JSON syntax`);
+    }
+  }
+  const start = pkg.scripts?.start;
+  if (typeof start === 'string' && start.trim() !== '') return { launch: { kind: 'npm-start', nodeArgs } };
+  const server = findServerFile(dir, typeof pkg === 'object' && pkg !== null ? pkg : {});
+  if (server === undefined) {
     throw new UsageError(
-      `${dir} has no readable package.json; run it in your module's folder (or nexthop init)`,
+      `${dir} has no "start" script in package.json and no server file (server.js, src/server.js, index.js, …); ` +
+        'add a "start" script that starts your HTTP server, or scaffold a module with `nexthop init`',
     );
   }
-  if (typeof start !== 'string' || start.trim() === '') {
-    throw new UsageError(`${path.join(dir, 'package.json')} has no "start" script; dev runs \`npm start\``);
-  }
-  return dir;
+  return {
+    launch: { kind: 'node', file: server, nodeArgs },
+    startHint: `add "scripts": { "start": "${suggestedStart(dir, { main: server })}" } to package.json`,
+  };
 }
 
 /** Everything `dev` was asked for, parsed and validated. */
@@ -117,6 +157,10 @@ export interface DevSettings {
   readonly fault?: NextHopFault;
   readonly faultText?: string;
   readonly watch: boolean;
+  /** How the app is started. */
+  readonly launch: Launch;
+  /** Without a start script: the one `doctor` will ask for. */
+  readonly startHint?: string;
 }
 
 export function devSettings(values: DevValues, positionals: string[], cwd: string): DevSettings {
@@ -125,8 +169,11 @@ export function devSettings(values: DevValues, positionals: string[], cwd: strin
     throw new UsageError(`--client-ip "${clientIp}" is not an IP address`);
   }
   const faultText = values['next-hop-fault'];
+  const dir = folderArg(cwd, positionals[0]);
+  const nodeArgs = values.inspect === undefined ? [] : [parseInspect(values.inspect)];
   return {
-    dir: projectWithStart(cwd, positionals[0]),
+    ...launchFor(dir, nodeArgs),
+    dir,
     port: parseIntFlag('port', values.port, 8080, 0, 65535),
     listen: values.listen ?? '127.0.0.1',
     https: values.https ?? false,

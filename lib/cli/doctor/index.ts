@@ -4,7 +4,7 @@ import { checkGitignore, readGitignore } from './files-checks';
 import { checkLockfile, checkPackageJson } from './package-checks';
 import { runChecks } from './run-checks';
 import { checkSources } from './source-checks';
-import type { CheckResult } from './types';
+import { fail, type CheckResult } from './types';
 
 export type { CheckResult, CheckStatus } from './types';
 
@@ -65,14 +65,10 @@ export async function doctor(dir: string, options: Readonly<DoctorOptions> = {})
   ];
   if (options.run) {
     if (pkg?.scripts?.start) results.push(...(await runChecks(dir, options)));
-    else
-      results.push({
-        id: 'run-answers',
-        rule: 1,
-        status: 'fail',
-        message: '--run skipped: no start script',
-        fix: 'add a "start" script',
-      });
+    else {
+      const startFix = results.find((r) => r.id === 'start-script')?.fix ?? 'add a "start" script';
+      results.push(fail('run-answers', '--run skipped: no start script', startFix, 1));
+    }
   }
   return results;
 }

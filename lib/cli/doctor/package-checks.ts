@@ -5,6 +5,7 @@ import { fail, pass, warn, type CheckResult } from './types';
 /** The parts of package.json doctor reads. */
 export interface PackageJson {
   name?: string;
+  main?: string;
   scripts?: Record<string, string>;
   engines?: Record<string, string>;
   packageManager?: string;
@@ -64,7 +65,7 @@ export function checkPackageJson(dir: string): { results: CheckResult[]; pkg?: P
     };
   }
   const pkg = value as PackageJson;
-  const results = [pass('package-json', 'package.json parses', 6), checkStart(pkg)];
+  const results = [pass('package-json', 'package.json parses', 6), checkStart(dir, pkg)];
   const node = pkg.engines?.node;
   results.push(
     typeof node === 'string' && node.trim() !== ''
@@ -72,19 +73,62 @@ export function checkPackageJson(dir: string): { results: CheckResult[]; pkg?: P
       : warn(
           'engines-node',
           'engines.node is not declared',
-          'add "engines": { "node": ">=20" } to package.json',
+          `add "engines": { "node": "${NODE_FLOOR}" } to package.json (nexthop's own floor)`,
         ),
   );
   return { results, pkg };
 }
 
-function checkStart(pkg: PackageJson): CheckResult {
+/** The Node.js versions nexthop runs on, as an engines range. */
+export const NODE_FLOOR = '>=20.19.0';
+
+/** Where a server usually lives, in the order they are tried after package.json "main". */
+const SERVER_FILES = [
+  'server.js',
+  'src/server.js',
+  'index.js',
+  'src/index.js',
+  'app.js',
+  'src/app.js',
+  'server.mjs',
+  'src/server.mjs',
+  'server.cjs',
+  'src/server.cjs',
+];
+
+/**
+ * The project's server file (relative path): package.json "main" when it exists, else the
+ * first usual name that starts a server (`listen(` or `serve(`), else the first that exists.
+ */
+export function findServerFile(dir: string, pkg: { main?: unknown } = {}): string | undefined {
+  const exists = (f: string) => fs.statSync(path.join(dir, f), { throwIfNoEntry: false })?.isFile();
+  if (typeof pkg.main === 'string' && exists(pkg.main)) return path.posix.normalize(pkg.main);
+  const found = SERVER_FILES.filter(exists);
+  const listens = found.find((f) =>
+    /\b(?:listen|serve)\s*\(/.test(fs.readFileSync(path.join(dir, f), 'utf8')),
+  );
+  return listens ?? found[0];
+}
+
+/**
+ * The start script to suggest: `exec` so that a SIGTERM sent to npm reaches the server
+ * (npm passes it to the shell running the script only), which `doctor --run` checks.
+ */
+export function suggestedStart(dir: string, pkg: PackageJson): string | undefined {
+  const file = findServerFile(dir, pkg);
+  return file === undefined ? undefined : `exec node ${file}`;
+}
+
+function checkStart(dir: string, pkg: PackageJson): CheckResult {
   const start = pkg.scripts?.start;
+  const suggested = suggestedStart(dir, pkg);
   if (typeof start !== 'string' || start.trim() === '') {
     return fail(
       'start-script',
       'package.json has no "start" script',
-      'add "scripts": { "start": "node server.js" } (the command that starts your HTTP server)',
+      suggested
+        ? `add "scripts": { "start": "${suggested}" } to package.json`
+        : 'add "scripts": { "start": "exec node <your server file>" } to package.json (the command that starts your HTTP server; for TypeScript, the compiled file, built by a "prestart" script)',
       6,
     );
   }
@@ -93,7 +137,7 @@ function checkStart(pkg: PackageJson): CheckResult {
     return warn(
       'start-script',
       `"start" runs a watcher or dev server (${watcher[1]}): "${start}"`,
-      'make "start" run the production server (e.g. "node server.js"); keep the watcher in a "dev" script',
+      `make "start" run the production server (${suggested ? `"${suggested}"` : 'e.g. "exec node server.js"'}); keep the watcher in a "dev" script`,
       6,
     );
   }

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createPainter } from '../colour';
 import { UsageError, folderArg, parseCommandArgs, type CliIO } from '../io';
+import { ownPackage } from '../package-root';
 import { listTemplates, scaffold, templatesDir, type TemplateMeta } from './scaffold';
 
 export { listTemplates, scaffold, templatesDir } from './scaffold';
@@ -18,6 +19,7 @@ then \`npm install\` to write package-lock.json.
 Options:
   --template <name>          template to start from (default "hello"); see --list
   --list                     list the templates and exit
+  --json                     with --list: print them as JSON ([{ "name", "description" }])
   --js                       plain JavaScript instead of TypeScript
   --name <name>              package name (default: the folder's name)
   --force                    write into a folder that is not empty (files with the same name are replaced)
@@ -26,11 +28,12 @@ Options:
   --nexthop-path <path>      depend on a local checkout folder or \`npm pack\` tarball instead (file:)
   --help, -h                 show this help
 
-npm settings apply to the install, e.g. npm_config_offline=true to install from the npm cache.`;
+npm settings apply to the install, e.g. npm_config_prefer_offline=true to use the npm cache first.`;
 
 const OPTIONS = {
   template: { type: 'string' },
   list: { type: 'boolean' },
+  json: { type: 'boolean' },
   js: { type: 'boolean' },
   name: { type: 'string' },
   force: { type: 'boolean' },
@@ -40,18 +43,38 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-function npmInstall(dir: string, io: CliIO): Promise<number> {
+/** Run `npm install` in `dir`, its output passed on to stderr; resolves with the code and output. */
+function npmInstall(dir: string, io: CliIO): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
     const child = spawn('npm', ['install', '--no-audit', '--no-fund'], {
       cwd: dir,
       env: io.env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    let output = '';
+    const keep = (chunk: Buffer) => (output = (output + chunk.toString('utf8')).slice(-20_000));
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
     child.stdout.pipe(io.stderr, { end: false });
     child.stderr.pipe(io.stderr, { end: false });
-    child.on('error', () => resolve(127));
-    child.on('close', (code) => resolve(code ?? 1));
+    child.on('error', () => resolve({ code: 127, output }));
+    child.on('close', (code) => resolve({ code: code ?? 1, output }));
   });
+}
+
+/** What to do when npm install failed, when the output tells why. */
+function installAdvice(output: string, spec: string): string {
+  if (/\bE404\b/.test(output) && /\bnexthop\b/.test(output)) {
+    return (
+      `\n  nexthop@${spec} is not on the npm registry this install uses. Depend on a local copy instead:\n` +
+      '    nexthop init <dir> --nexthop-path <nexthop checkout folder or its `npm pack` .tgz>\n' +
+      '  or pick a published version with --nexthop-version <range>.\n'
+    );
+  }
+  if (/\bETARGET\b/.test(output) && /\bnexthop\b/.test(output)) {
+    return `\n  no published nexthop matches "${spec}": pick another with --nexthop-version <range>, or use --nexthop-path.\n`;
+  }
+  return '';
 }
 
 function nexthopSpec(
@@ -81,23 +104,27 @@ export async function initCommand(argv: readonly string[], io: CliIO): Promise<n
     io.stdout.write(`${INIT_HELP}\n`);
     return 0;
   }
+  if (values.json && !values.list) throw new UsageError('--json goes with --list');
   if (values.list) {
-    for (const name of listTemplates()) {
+    const templates = listTemplates().map((name) => {
       const meta = JSON.parse(
         fs.readFileSync(path.join(templatesDir(), name, 'template.json'), 'utf8'),
       ) as TemplateMeta;
-      io.stdout.write(`${name.padEnd(16)} ${meta.description ?? ''}\n`);
-    }
+      return { name, description: meta.description ?? '' };
+    });
+    if (values.json) io.stdout.write(`${JSON.stringify(templates, null, 2)}\n`);
+    else for (const t of templates) io.stdout.write(`${t.name.padEnd(16)} ${t.description}\n`);
     return 0;
   }
   const dir = folderArg(io.cwd, positionals[0], true);
   const language = values.js ? 'js' : 'ts';
+  const spec = nexthopSpec(values, io.cwd);
   const written = scaffold(dir, {
     template: values.template,
     language,
     name: values.name,
     force: values.force,
-    nexthopSpec: nexthopSpec(values, io.cwd),
+    nexthopSpec: spec,
   });
   const c = createPainter(io.stdout, io.env);
   io.stdout.write(
@@ -106,10 +133,11 @@ export async function initCommand(argv: readonly string[], io: CliIO): Promise<n
   for (const file of written) io.stdout.write(`  ${c.dim(file)}\n`);
   if (!values['no-install']) {
     io.stdout.write('running npm install…\n');
-    const code = await npmInstall(dir, io);
+    const { code, output } = await npmInstall(dir, io);
     if (code !== 0) {
       io.stderr.write(
-        `${c.red('✗')} npm install failed (exit ${code}); fix the problem above and run it in ${dir}\n`,
+        `${c.red('✗')} npm install failed (exit ${code}); fix the problem above and run it in ${dir}\n` +
+          installAdvice(output, spec ?? `^${ownPackage().version}`),
       );
       return 1;
     }

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import validatePackageName from 'validate-npm-package-name';
 import { UsageError } from '../io';
 import { ownPackage } from '../package-root';
 
@@ -41,13 +42,30 @@ export function listTemplates(): string[] {
     .sort();
 }
 
+/**
+ * A valid npm name made from a folder name: lowercased, other characters turned into `-`;
+ * a name npm keeps for itself (a Node.js core module such as `cluster`) gets `-module`.
+ */
 function packageName(dir: string): string {
-  const base = path
-    .basename(dir)
-    .toLowerCase()
-    .replace(/[^a-z0-9._~-]+/g, '-')
-    .replace(/^[._-]+|-+$/g, '');
-  return base || 'edge-module';
+  const base =
+    path
+      .basename(dir)
+      .toLowerCase()
+      .replace(/[^a-z0-9._-]+/g, '-')
+      .replace(/^[._-]+|-+$/g, '')
+      .slice(0, 200) || 'edge-module';
+  return validatePackageName(base).validForNewPackages ? base : `${base}-module`;
+}
+
+/** Throw a UsageError naming what is wrong when `name` cannot be a new npm package's name. */
+function checkPackageName(name: string, source: string): void {
+  const { validForNewPackages, errors = [], warnings = [] } = validatePackageName(name);
+  if (validForNewPackages) return;
+  const example = packageName(name);
+  throw new UsageError(
+    `${source === '--name' ? `--name "${name}"` : `"${name}" (from ${source})`} is not a valid npm package name: ` +
+      `${[...errors, ...warnings].join('; ')}; use lowercase letters, digits and - . _ ~ (e.g. --name ${example})`,
+  );
 }
 
 function copyTree(from: string, to: string, name: string, written: string[], rel = ''): void {
@@ -128,6 +146,7 @@ export function scaffold(dir: string, options: Readonly<InitOptions> = {}): stri
     );
   }
   const name = options.name ?? packageName(dir);
+  checkPackageName(name, options.name === undefined ? `the folder name "${path.basename(dir)}"` : '--name');
   const meta = JSON.parse(fs.readFileSync(path.join(root, 'template.json'), 'utf8')) as TemplateMeta;
   const spec = options.nexthopSpec ?? `^${ownPackage().version}`;
   fs.mkdirSync(dir, { recursive: true });

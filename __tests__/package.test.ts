@@ -15,6 +15,59 @@ const npm = (args: string[], cwd: string) =>
     env: { ...process.env },
   });
 
+/** The documented public API: every runtime export of lib/index.ts, and nothing else. */
+const PUBLIC_NAMES = [
+  // Core: app factory, serving, configuration, logging, errors
+  'createApp',
+  'serve',
+  'DEFAULT_KEEP_ALIVE_TIMEOUT',
+  'DEFAULT_HEADERS_TIMEOUT',
+  'DEFAULT_REQUEST_TIMEOUT',
+  'DEFAULT_SHUTDOWN_TIMEOUT',
+  'loadConfig',
+  'LOG_LEVELS',
+  'DEFAULT_PORT',
+  'DEFAULT_NEXT_HOP',
+  'DEFAULT_LOG_DIR',
+  'createLogger',
+  'closeLogger',
+  'prepareLogDir',
+  'NexthopError',
+  'ConfigError',
+  'ERROR_CODES',
+  'isNexthopError',
+  // Request context
+  'compileTrust',
+  'DEFAULT_TRUSTED_PROXIES',
+  'TRUST_PRESETS',
+  'normalizeIp',
+  'clientIp',
+  'forwardedProto',
+  'requireHttps',
+  'requestId',
+  'geo',
+  'parseGeo',
+  'securityHeaders',
+  // Next-hop proxy
+  'nextHopProxy',
+  'NEXT_HOP_PROXY_DEFAULTS',
+  'HEALTH_PATH',
+  // Logging
+  'accessLog',
+  'DEFAULT_REDACT_QUERY',
+  'logger',
+  'LOG_SUFFIX_ENV',
+  'DEFAULT_LOG_MAX_SIZE',
+  'DEFAULT_LOG_MAX_FILES',
+  'DEFAULT_LOG_FLUSH_INTERVAL',
+  // Resilience
+  'errorHandler',
+  'notFound',
+  'RESTART_POLICY',
+  'WORKER_ID_ENV',
+  'SHUTDOWN_IDLE_GRACE',
+];
+
 describe('the npm package', () => {
   const work = tempDir('nexthop-pack-');
   afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
@@ -27,11 +80,20 @@ describe('the npm package', () => {
     expect(files).toContain('package.json');
     expect(files).toContain('README.md');
     expect(files).toContain('LICENSE');
-    // The entry point is the single-file bundle (start-up time); types stay per file.
+    // The entry point is esbuild's bundle (start-up time); types and the CLI stay per file.
     expect(files).toContain('dist/nexthop.js');
     expect(files).toContain('dist/nexthop.js.map');
     expect(files).toContain('dist/lib/index.d.ts');
     expect(files).toContain('dist/lib/cli/index.js');
+    // Declaration maps could only point at .ts sources, which the package does not ship.
+    expect(files.filter((f) => f.endsWith('.d.ts.map'))).toEqual([]);
+    // Every compiled module has its source; nothing is left over from a deleted one.
+    const orphans = files.filter(
+      (f) =>
+        /^dist\/(lib|middleware)\/.*\.js$/.test(f) &&
+        !fs.existsSync(path.join(ROOT, f.slice('dist/'.length).replace(/\.js$/, '.ts'))),
+    );
+    expect(orphans).toEqual([]);
     // Templates are generated from examples/ at build time; init needs both variants of each.
     for (const name of fs.readdirSync(path.join(ROOT, 'examples'))) {
       for (const file of [
@@ -78,15 +140,43 @@ describe('the npm package', () => {
         '-e',
         [
           "const n = require('nexthop');",
-          "const bundled = require.resolve('nexthop').endsWith('dist/nexthop.js');",
-          "const modules = Object.keys(require.cache).filter((f) => f.includes('node_modules/nexthop/'));",
-          'console.log(typeof n.createApp, typeof n.serve, n.loadConfig({}).port, bundled, modules.length);',
+          "const entry = require.resolve('nexthop').endsWith('dist/nexthop.js');",
+          'console.log(typeof n.createApp, typeof n.serve, n.loadConfig({}).port, entry);',
         ].join(' '),
       ],
       { cwd: project, encoding: 'utf8' },
     );
-    // One file of nexthop's own is loaded: the bundle (its modules are not read one by one).
-    expect(js.trim()).toBe('function function 8080 true 1');
+    expect(js.trim()).toBe('function function 8080 true');
+
+    // The ESM view shows the documented names and nothing else (`default` is module.exports).
+    const esm = execFileSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        "import * as n from 'nexthop'; console.log(JSON.stringify(Object.keys(n)));",
+      ],
+      { cwd: project, encoding: 'utf8' },
+    );
+    expect((JSON.parse(esm) as string[]).sort()).toEqual([...PUBLIC_NAMES, 'default'].sort());
+
+    // Source maps resolve inside the package: each source's text is in the map itself.
+    const installed = path.join(project, 'node_modules', 'nexthop');
+    const maps = files.filter((f) => f.endsWith('.js.map') && !f.startsWith('dist/templates/'));
+    expect(maps).toContain('dist/nexthop.js.map');
+    for (const file of maps) {
+      const map = JSON.parse(fs.readFileSync(path.join(installed, file), 'utf8')) as {
+        sources: string[];
+        sourcesContent?: (string | null)[];
+      };
+      expect({
+        file,
+        missing: map.sources.filter((_, i) => typeof map.sourcesContent?.[i] !== 'string'),
+      }).toEqual({
+        file,
+        missing: [],
+      });
+    }
 
     fs.writeFileSync(
       path.join(project, 'index.ts'),

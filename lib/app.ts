@@ -3,7 +3,7 @@ import type { Application } from 'express';
 import { loadConfig, type Config } from './config';
 import { setAppContext } from './context';
 import { NexthopError } from './errors';
-import { composeSteps, pipeline, stepOf, type Step } from './pipeline';
+import { pipeline, stepOf, type Step } from './pipeline';
 import { createLogger, installRequestLog, setRootLogger, type Logger } from './logger';
 import { startupError } from './startup';
 import { compileTrust, type Trust, type TrustedProxies } from './trust';
@@ -95,9 +95,8 @@ export function createApp(options: Readonly<CreateAppOptions> = {}): Application
   installRequestLog(app.request, logger);
   const steps = defaultStack(options, trust, logger);
   // One router layer for the whole stack: each layer costs the router a next/handle round.
-  // Mounted even when empty: the fast lane hands its errors to the app through it.
-  app.use(pipeline(steps));
-  setAppContext(app, { config, logger, requestContext: composeSteps(steps.map(([, step]) => step)) });
+  if (steps.length > 0) app.use(pipeline(steps));
+  setAppContext(app, { config, logger });
   return app;
 }
 

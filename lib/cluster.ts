@@ -114,161 +114,189 @@ function send(worker: Worker, msg: ShutdownMessage): void {
 }
 
 /**
- * Run in the cluster primary: fork `workers` processes running the same script (they
- * share the port through node:cluster), replace the ones that exit, hand over from a
- * faulty worker to its replacement, and drain them all on close. `ready` settles once
- * every initial worker listens.
+ * The cluster primary's state: one slot per worker id, the workers running (a slot briefly
+ * holds two during a hand-over) and the restart backoff.
  */
-export function supervise(options: SupervisorOptions): Supervisor {
-  const { logger, policy = RESTART_POLICY } = options;
-  const slots: Slot[] = Array.from({ length: options.workers }, (_, i) => ({ id: i + 1 }));
-  const states = new Map<Worker, WorkerState>();
-  let delay = policy.initialDelay;
-  let startupFailures = 0;
-  let everReady = false;
-  let port = 0;
-  let stopping: Promise<void> | undefined;
-  let started!: { resolve: () => void; reject: (e: Error) => void };
-  const ready = new Promise<void>((resolve, reject) => (started = { resolve, reject }));
+class ClusterSupervisor implements Supervisor {
+  readonly ready: Promise<void>;
+  private readonly slots: Slot[];
+  private readonly states = new Map<Worker, WorkerState>();
+  private readonly policy: RestartPolicy;
+  private readonly logger: Logger;
+  private delay: number;
+  private startupFailures = 0;
+  private everReady = false;
+  private boundPort = 0;
+  private stopping: Promise<void> | undefined;
+  private started!: { resolve: () => void; reject: (e: Error) => void };
 
-  const supervisor: Supervisor = {
-    get port() {
-      return port;
-    },
-    pids: () => [...states.keys()].map((w) => w.process.pid ?? 0),
-    close: () => (stopping ??= stopAll()),
-    ready,
-  };
+  constructor(private readonly options: SupervisorOptions) {
+    this.logger = options.logger;
+    this.policy = options.policy ?? RESTART_POLICY;
+    this.delay = this.policy.initialDelay;
+    this.slots = Array.from({ length: options.workers }, (_, i) => ({ id: i + 1 }));
+    this.ready = new Promise<void>((resolve, reject) => (this.started = { resolve, reject }));
+  }
 
-  function fork(slot: Slot): void {
+  get port(): number {
+    return this.boundPort;
+  }
+
+  pids(): number[] {
+    return [...this.states.keys()].map((w) => w.process.pid ?? 0);
+  }
+
+  close(): Promise<void> {
+    return (this.stopping ??= this.stopAll());
+  }
+
+  start(): void {
+    this.logger.info(`cluster primary: starting ${this.slots.length} workers`, {
+      workers: this.slots.length,
+      pid: process.pid,
+    });
+    for (const slot of this.slots) this.fork(slot);
+  }
+
+  private fork(slot: Slot): void {
     const worker = cluster.fork({ [WORKER_ID_ENV]: String(slot.id) });
     const state: WorkerState = { slot, ready: false };
-    states.set(worker, state);
+    this.states.set(worker, state);
     slot.worker = worker;
     debug('forked worker %d (pid %d)', slot.id, worker.process.pid);
     worker.on('error', (err) => debug('worker %d ipc error %s', slot.id, err.message));
-    worker.on('listening', (address) => onListening(worker, state, address.port));
-    worker.on('message', (msg: unknown) => onMessage(worker, state, msg));
-    worker.on('exit', (code, signal) => onExit(worker, state, code, signal));
+    worker.on('listening', (address) => this.onListening(worker, state, address.port));
+    worker.on('message', (msg: unknown) => this.onMessage(worker, state, msg));
+    worker.on('exit', (code, signal) => this.onExit(worker, state, code, signal));
   }
 
-  function schedule(slot: Slot): void {
-    if (slot.timer || stopping) return;
-    const wait = delay;
-    delay = Math.min(delay * policy.factor, policy.maxDelay);
-    logger.warn(`worker ${slot.id}: starting a replacement in ${Math.round(wait)} ms`, {
+  private schedule(slot: Slot): void {
+    if (slot.timer || this.stopping) return;
+    const wait = this.delay;
+    this.delay = Math.min(this.delay * this.policy.factor, this.policy.maxDelay);
+    this.logger.warn(`worker ${slot.id}: starting a replacement in ${Math.round(wait)} ms`, {
       worker: slot.id,
       delay: Math.round(wait),
     });
     slot.timer = setTimeout(() => {
       slot.timer = undefined;
-      if (!stopping) fork(slot);
+      if (!this.stopping) this.fork(slot);
     }, wait);
   }
 
-  function onListening(worker: Worker, state: WorkerState, boundPort: number): void {
-    if (state.ready || stopping) return;
+  private onListening(worker: Worker, state: WorkerState, boundPort: number): void {
+    if (state.ready || this.stopping) return;
     state.ready = true;
-    everReady = true;
-    startupFailures = 0;
-    port = boundPort;
-    logger.info(`worker ${state.slot.id} ready`, { worker: state.slot.id, pid: worker.process.pid, port });
+    this.everReady = true;
+    this.startupFailures = 0;
+    this.boundPort = boundPort;
+    this.logger.info(`worker ${state.slot.id} ready`, {
+      worker: state.slot.id,
+      pid: worker.process.pid,
+      port: boundPort,
+    });
     state.stableTimer = setTimeout(() => {
-      delay = policy.initialDelay;
-    }, policy.resetAfter);
+      this.delay = this.policy.initialDelay;
+    }, this.policy.resetAfter);
     state.stableTimer.unref();
     // The replacement listens: the faulty worker it replaces may now stop accepting.
-    for (const [other, s] of states) {
+    for (const [other, s] of this.states) {
       if (s.slot === state.slot && s.leaving === 'doomed') {
         s.leaving = 'retiring';
         send(other, { nexthop: 'shutdown', drain: false });
       }
     }
-    if (slots.every((s) => s.worker && states.get(s.worker)?.ready)) started.resolve();
+    if (this.slots.every((s) => s.worker && this.states.get(s.worker)?.ready)) this.started.resolve();
   }
 
-  function onMessage(worker: Worker, state: WorkerState, msg: unknown): void {
+  private onMessage(worker: Worker, state: WorkerState, msg: unknown): void {
     // The IPC channel is ordered: by the time this arrives, the worker's own "stopped
     // listening" message has been handled, so no connection is sent its way any more, and
     // any connection sent before reaches it ahead of this answer (it hands those back).
     if (isMessage<ByeMessage>(msg, 'bye'))
       return void (worker.isConnected() && worker.send({ nexthop: 'bye-ack' }));
     if (!isMessage<ReplaceMessage>(msg, 'replace')) return;
-    if (stopping) return send(worker, { nexthop: 'shutdown', drain: true });
+    if (this.stopping) return send(worker, { nexthop: 'shutdown', drain: true });
     if (state.leaving || state.slot.worker !== worker) return;
-    logger.warn(`worker ${state.slot.id}: ${msg.reason}; it keeps serving until its replacement listens`, {
-      worker: state.slot.id,
-      pid: worker.process.pid,
-    });
+    this.logger.warn(
+      `worker ${state.slot.id}: ${msg.reason}; it keeps serving until its replacement listens`,
+      {
+        worker: state.slot.id,
+        pid: worker.process.pid,
+      },
+    );
     state.leaving = 'doomed';
     state.slot.worker = undefined;
-    schedule(state.slot);
+    this.schedule(state.slot);
   }
 
-  function onExit(worker: Worker, state: WorkerState, code: number | null, signal: string | null): void {
-    states.delete(worker);
+  private onExit(worker: Worker, state: WorkerState, code: number | null, signal: string | null): void {
+    this.states.delete(worker);
     clearTimeout(state.stableTimer);
     const { slot } = state;
     if (slot.worker === worker) slot.worker = undefined;
-    if (stopping) return;
+    if (this.stopping) return;
     if (state.leaving) {
-      logger.info(`worker ${slot.id} retired (${describeExit(code, signal)})`, { worker: slot.id });
+      this.logger.info(`worker ${slot.id} retired (${describeExit(code, signal)})`, { worker: slot.id });
       // Doomed but died before its replacement listened: the replacement is already scheduled.
       return;
     }
-    logger.error(
+    this.logger.error(
       `worker ${slot.id} (pid ${worker.process.pid}) exited unexpectedly (${describeExit(code, signal)})`,
-      {
-        worker: slot.id,
-        code,
-        signal,
-      },
+      { worker: slot.id, code, signal },
     );
-    if (!everReady && ++startupFailures >= policy.maxStartupFailures) return crashLoop(code, signal);
-    schedule(slot);
+    if (!this.everReady && ++this.startupFailures >= this.policy.maxStartupFailures) {
+      return this.crashLoop(code, signal);
+    }
+    this.schedule(slot);
   }
 
-  function crashLoop(code: number | null, signal: string | null): void {
+  private crashLoop(code: number | null, signal: string | null): void {
     const err = new NexthopError(
       'ERR_NEXTHOP_WORKER_CRASH_LOOP',
-      `nexthop cluster: ${startupFailures} workers in a row exited (last: ${describeExit(code, signal)}) ` +
+      `nexthop cluster: ${this.startupFailures} workers in a row exited (last: ${describeExit(code, signal)}) ` +
         'before any of them listened; giving up. The cause is in the worker output above ' +
         '(e.g. a bad environment variable, the port in use, or an exception at start-up).',
     );
-    logger.error(err.message, { code: err.code });
-    void supervisor.close().then(() => {
-      if (!options.exitOnCrashLoop) return started.reject(err);
+    this.logger.error(err.message, { code: err.code });
+    void this.close().then(() => {
+      if (!this.options.exitOnCrashLoop) return this.started.reject(err);
       process.stderr.write(`nexthop [${err.code}]: ${err.message}\n`);
       process.exit(1);
     });
   }
 
-  async function stopAll(): Promise<void> {
-    for (const slot of slots) clearTimeout(slot.timer);
-    const exits = [...states.keys()].map((w) => new Promise((resolve) => w.once('exit', resolve)));
-    logger.info(`stopping ${exits.length} workers`, { drainDelay: options.drainDelay });
-    for (const [worker, state] of states) {
+  private async stopAll(): Promise<void> {
+    for (const slot of this.slots) clearTimeout(slot.timer);
+    const exits = [...this.states.keys()].map((w) => new Promise((resolve) => w.once('exit', resolve)));
+    this.logger.info(`stopping ${exits.length} workers`, { drainDelay: this.options.drainDelay });
+    for (const [worker, state] of this.states) {
       if (state.ready) send(worker, { nexthop: 'shutdown', drain: true });
       else worker.process.kill('SIGTERM');
     }
     const killer = setTimeout(
       () => {
-        logger.warn('workers did not exit in time; killing them');
-        for (const worker of states.keys()) worker.process.kill('SIGKILL');
+        this.logger.warn('workers did not exit in time; killing them');
+        for (const worker of this.states.keys()) worker.process.kill('SIGKILL');
       },
-      options.drainDelay + options.shutdownTimeout + KILL_MARGIN,
+      this.options.drainDelay + this.options.shutdownTimeout + KILL_MARGIN,
     );
     await Promise.all(exits);
     clearTimeout(killer);
-    logger.info('all workers stopped');
-    await closeLogger(logger);
+    this.logger.info('all workers stopped');
+    await closeLogger(this.logger);
   }
+}
 
-  logger.info(`cluster primary: starting ${slots.length} workers`, {
-    workers: slots.length,
-    pid: process.pid,
-  });
-  for (const slot of slots) fork(slot);
+/**
+ * Run in the cluster primary: fork `workers` processes running the same script (they
+ * share the port through node:cluster), replace the ones that exit, hand over from a
+ * faulty worker to its replacement, and drain them all on close. `ready` settles once
+ * every initial worker listens.
+ */
+export function supervise(options: SupervisorOptions): Supervisor {
+  const supervisor = new ClusterSupervisor(options);
+  supervisor.start();
   return supervisor;
 }
 

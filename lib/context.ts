@@ -1,14 +1,11 @@
 import type { Application } from 'express';
 import type { Config } from './config';
 import type { Logger } from './logger';
-import type { Step } from './pipeline';
 
 /** What `createApp` knows about an app and `serve` needs: its config and logger. */
 export interface AppContext {
   readonly config: Config;
   readonly logger: Logger;
-  /** createApp's default stack as one plain function (the fast lane runs it outside Express). */
-  readonly requestContext?: Step;
 }
 
 const contexts = new WeakMap<Application, AppContext>();

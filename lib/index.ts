@@ -62,5 +62,5 @@ export { errorHandler } from '../middleware/error-handler';
 export type { ErrorHandlerOptions, ErrorBody, ErrorLogger } from '../middleware/error-handler';
 export { notFound } from '../middleware/not-found';
 export { RESTART_POLICY, WORKER_ID_ENV } from './cluster';
-export { SHUTDOWN_IDLE_GRACE } from './serve';
+export { SHUTDOWN_IDLE_GRACE } from './connections';
 export type { RestartPolicy, Supervisor } from './cluster';

@@ -1,11 +1,9 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 
 /**
  * The request-context middleware as plain functions: each one's work on a request, without
  * Express's `next`. `createApp()` runs its whole default stack as one router layer made of
- * these, and `serve(app, { appPaths })` runs the same functions on node's req/res outside
- * Express (the fast lane).
+ * these (each extra layer costs Express's router a `next`/`handle` round per request).
  *
  * A step returns `undefined` to let the request go on, {@link ANSWERED} when it has sent
  * the response itself, or anything else as the error to pass to `next(err)`.
@@ -42,7 +40,7 @@ export function runStep(step: Step, req: Request, res: Response, next: NextFunct
 }
 
 /** One step that runs `list` in order and stops at the first that answers or fails. */
-export function composeSteps(list: readonly Step[]): Step {
+function composeSteps(list: readonly Step[]): Step {
   const all = list.slice();
   if (all.length === 1) return all[0];
   return function runSteps(req, res) {
@@ -54,26 +52,6 @@ export function composeSteps(list: readonly Step[]): Step {
   };
 }
 
-/** Errors raised on the fast lane, waiting for the app's router to take them (see resumeWithError). */
-const pending = new WeakMap<object, unknown>();
-let pendingCount = 0;
-
-/**
- * Hand a request that failed outside Express (the fast lane) to `app` with `err`: the app's
- * context layer passes it straight to `next(err)`, so the app's own error handlers (or
- * Express's final handler) answer it exactly as they answer an error raised inside.
- */
-export function resumeWithError(
-  app: (req: IncomingMessage, res: ServerResponse) => void,
-  req: IncomingMessage,
-  res: ServerResponse,
-  err: unknown,
-): void {
-  pending.set(req, err);
-  pendingCount++;
-  app(req, res);
-}
-
 /**
  * One Express middleware running `named` steps in order: a single router layer for the
  * whole request context (each extra layer costs the router a `next`/`handle` round).
@@ -81,15 +59,9 @@ export function resumeWithError(
 export function pipeline(named: readonly (readonly [string, Step])[]): PipelineHandler {
   const step = composeSteps(named.map(([, s]) => s));
   function nexthopContextMiddleware(req: Request, res: Response, next: NextFunction): void {
-    if (pendingCount !== 0 && pending.has(req)) {
-      const err = pending.get(req);
-      pending.delete(req);
-      pendingCount--;
-      return next(err);
-    }
     runStep(step, req, res, next);
   }
-  return Object.assign(withStep(nexthopContextMiddleware, step), {
+  return Object.assign(nexthopContextMiddleware, {
     nexthopSteps: Object.freeze(named.map(([name]) => name)),
   });
 }

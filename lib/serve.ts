@@ -7,7 +7,7 @@ import type { Application } from 'express';
 import { startupContext } from './app';
 import { getAppContext } from './context';
 import { NexthopError } from './errors';
-import { fastLane } from './fast-lane';
+import { ConnectionTracker } from './connections';
 import { serverClassesFor } from './server-classes';
 import {
   attachWorker,
@@ -70,18 +70,6 @@ export interface ServeOptions {
    * @example serve(app, { workers: 'auto' })
    */
   workers?: number | 'auto';
-  /**
-   * The fast lane: the paths the app answers itself (path prefixes matched on segment
-   * boundaries, case-insensitively: `/api` takes `/api`, `/api/x` and `/api?q`, never
-   * `/apix`). Every other request skips Express's router: createApp's request context and
-   * access log and the app's root `nextHopProxy()` run on it as plain functions, with the
-   * same headers, log lines, errors and shutdown as through Express. Middleware and routes
-   * you add to the app only see requests under appPaths. Needs an app from createApp()
-   * with `nextHopProxy()` (no pathFilter) mounted at its root before serve() is called.
-   * @default undefined (every request goes through Express)
-   * @example serve(app, { appPaths: ['/api', '/hello'] })
-   */
-  appPaths?: readonly string[];
 }
 
 /** A listening server, returned by {@link serve}. */
@@ -136,6 +124,12 @@ function validate(app: unknown, options: Readonly<ServeOptions>) {
   if (typeof app !== 'function') {
     throw new TypeError('nexthop serve: the first argument must be an Express app, e.g. serve(createApp())');
   }
+  if ('appPaths' in options) {
+    throw new TypeError(
+      'nexthop serve: appPaths was removed; every request goes through the app at the same speed. ' +
+        'Remove the option and mount nextHopProxy() after your routes: app.use(nextHopProxy())',
+    );
+  }
   const tls = NOT_PLAIN_HTTP.filter((k) => k in options);
   if (tls.length > 0) {
     throw new NexthopError(
@@ -187,146 +181,11 @@ function findUpgradeHandler(app: Application, url: string): UpgradeHandler | und
 }
 
 /**
- * How long a keep-alive socket must have been idle before shutdown closes it. A client
- * under load reuses its sockets within milliseconds, so those get one more response,
- * with `Connection: close`, instead of a close racing their next request (a reset, or a
- * 502 at nginx for a POST). Sockets idle longer than this are not in use and close at once.
- */
-export const SHUTDOWN_IDLE_GRACE = 500;
-
-/**
  * How long shutdown waits, once the server has closed, for the responses it cut to emit
  * 'close' (so their access lines are written before the logs are flushed). They do so within
  * a turn or two of the event loop; the bound only keeps a stuck response from holding exit.
  */
 const RESPONSE_CLOSE_WAIT = 1000;
-
-/**
- * Per-connection bookkeeping for a shutdown that never cuts a request in its first byte:
- * which responses are in flight (to mark them `Connection: close`) and which keep-alive
- * connections are idle (to close them).
- *
- * Responses are found through their connection, never used as Map or Set keys: V8 gives an
- * object an identity hash when it first becomes a key, and doing that to every response
- * shows in a CPU profile of every request (`npm run bench -- --cpu-prof`). Connections live long; each
- * gets its hash once. A connection's entry is its response in flight, or the time it went
- * idle; the rare pipelined responses waiting behind the first are listed apart.
- */
-const DROPPED = Symbol('nexthop.droppedResponse');
-type Dropped = http.ServerResponse & { [DROPPED]?: true };
-
-function trackConnections(server: http.Server) {
-  const connections = new Map<Duplex, http.ServerResponse | number>();
-  const pipelined = new Map<Duplex, http.ServerResponse[]>();
-  let inFlight = 0;
-  let timer: NodeJS.Timeout | undefined;
-  let onSettled: (() => void) | undefined;
-  /** `count` responses are no longer in flight. */
-  function leave(count: number): void {
-    inFlight -= count;
-    if (inFlight === 0) onSettled?.();
-  }
-  // Whole milliseconds of a monotonic clock: small integers, which V8 stores in the Map entry
-  // itself, where Date.now() (> 2^31) is a separate 16-byte number per idle connection.
-  const clock = (): number => Math.floor(performance.now());
-  // One shared listener ('close' comes once): an idle keep-alive connection holds no closure.
-  function forget(this: Duplex): void {
-    // Responses queued behind the current one never emit 'close' when their connection goes
-    // (node drops them): they are no longer in flight.
-    const waiting = pipelined.get(this);
-    if (waiting !== undefined) {
-      for (const res of waiting) (res as Dropped)[DROPPED] = true;
-      leave(waiting.length);
-    }
-    connections.delete(this);
-    pipelined.delete(this);
-  }
-  server.on('connection', (socket: Duplex) => {
-    connections.set(socket, clock());
-    socket.on('close', forget);
-  });
-  // Node adds each response's own 'close' listener to its socket; pushed after ours, it grows
-  // the socket's listener array to 20 slots, which V8 keeps after Node removes it again.
-  // Re-adding ours when the connection goes idle leaves a 2-slot array: ~150 bytes less per
-  // idle keep-alive connection (the idle-connection budget, docs/BENCHMARKS.md).
-  function watchIdle(socket: Duplex): void {
-    socket.off('close', forget);
-    socket.on('close', forget);
-  }
-  function sweep(): void {
-    clearTimeout(timer);
-    const now = clock();
-    let next = Infinity;
-    for (const [socket, entry] of connections) {
-      if (typeof entry !== 'number') continue;
-      const left = entry + SHUTDOWN_IDLE_GRACE - now;
-      if (left <= 0) socket.destroy();
-      else next = Math.min(next, left);
-    }
-    if (next !== Infinity) timer = setTimeout(sweepAfterReads, next).unref();
-  }
-  // Timers run before the event loop reads its sockets: a request already sent on an "idle"
-  // connection (nginx reusing it) may still sit unread. Sweeping after the poll phase lets it
-  // arrive first and mark the connection busy, instead of being reset with it (a 502 for a POST).
-  function sweepAfterReads(): void {
-    setImmediate(sweep);
-  }
-  return {
-    /** A response starts on its request's connection. */
-    start(res: http.ServerResponse): void {
-      inFlight++;
-      const socket = res.req.socket as Duplex;
-      const entry = connections.get(socket);
-      if (entry === undefined) return;
-      if (typeof entry === 'number') return void connections.set(socket, res);
-      const waiting = pipelined.get(socket);
-      if (waiting === undefined) pipelined.set(socket, [res]);
-      else waiting.push(res);
-    },
-    /** A response closed (finished or cut off); its connection may be idle now. */
-    finish(res: http.ServerResponse): void {
-      if ((res as Dropped)[DROPPED]) return; // counted out when its connection closed
-      leave(1);
-      const socket = res.req.socket as Duplex;
-      const entry = connections.get(socket);
-      if (entry === undefined) return;
-      const waiting = pipelined.get(socket);
-      if (entry === res) {
-        const following = waiting?.shift();
-        if (waiting !== undefined && waiting.length === 0) pipelined.delete(socket);
-        connections.set(socket, following ?? clock());
-        if (following === undefined) watchIdle(socket);
-      } else if (waiting !== undefined) {
-        const at = waiting.indexOf(res);
-        if (at !== -1) waiting.splice(at, 1);
-        if (waiting.length === 0) pipelined.delete(socket);
-      }
-    },
-    /** Every response in flight. */
-    *responses(): Generator<http.ServerResponse> {
-      for (const entry of connections.values()) if (typeof entry !== 'number') yield entry;
-      for (const waiting of pipelined.values()) yield* waiting;
-    },
-    inFlight: (): number => inFlight,
-    /**
-     * Resolves once every response has emitted 'close' (the access log writes its line then),
-     * or after `limitMs`. A forced close destroys the sockets, and their responses close only
-     * after the server's own 'close' has fired.
-     */
-    settled(limitMs: number): Promise<void> {
-      if (inFlight === 0) return Promise.resolve();
-      return new Promise<void>((resolve) => {
-        const limit = setTimeout(resolve, limitMs);
-        onSettled = () => {
-          clearTimeout(limit);
-          onSettled = undefined;
-          resolve();
-        };
-      });
-    },
-    sweep,
-  };
-}
 
 let guardsInstalled = false;
 
@@ -371,6 +230,129 @@ function listenError(err: NodeJS.ErrnoException, port: number): NexthopError {
   return new NexthopError('ERR_NEXTHOP_LISTEN', why, { cause: err });
 }
 
+type Timing = ReturnType<typeof validate>;
+
+/** A server made by {@link createServer}, with what shutdown needs of it. */
+interface NodeServer {
+  readonly server: http.Server;
+  readonly connections: ConnectionTracker;
+  /** From now on every response says `Connection: close` and each one that ends sweeps idle connections. */
+  stop(): void;
+}
+
+/** The HTTP/1.1 server for `app`: timeouts, in-flight bookkeeping, upgrades routed to the proxy. */
+function createServer(app: Application, timing: Timing): NodeServer {
+  const server = http.createServer(serverClassesFor(app));
+  server.keepAliveTimeout = timing.keepAliveTimeout;
+  server.headersTimeout = timing.headersTimeout;
+  server.requestTimeout = timing.requestTimeout;
+  const connections = new ConnectionTracker(server);
+  let stopping = false;
+
+  // One 'request' listener and one shared 'close' handler: this runs on every request, so
+  // no per-request closure and no second listener (emit copies its listener array).
+  function onResponseClose(this: http.ServerResponse): void {
+    connections.finish(this);
+    if (stopping) connections.sweep();
+  }
+  server.on('request', function nexthopRequest(req: http.IncomingMessage, res: http.ServerResponse) {
+    // During shutdown, every response tells the client (nginx) not to reuse this connection.
+    if (stopping) res.setHeader('Connection', 'close');
+    connections.start(res);
+    res.on('close', onResponseClose);
+    app(req, res);
+  });
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    const handler = findUpgradeHandler(app, req.url ?? '/');
+    if (handler) return handler.upgrade(req, socket, head);
+    // Another 'upgrade' listener of the user's (e.g. a ws server) may take it.
+    if (server.listenerCount('upgrade') > 1) return;
+    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  });
+  return { server, connections, stop: () => void (stopping = true) };
+}
+
+/** Graceful shutdown: drain, stop accepting, let in-flight requests finish (or cut them), flush logs. */
+async function shutdown(
+  target: NodeServer,
+  logger: Logger,
+  timing: Timing,
+  reason: string,
+  drainDelay: number,
+) {
+  const { server, connections } = target;
+  logger.info(`${reason}: shutting down`, { drainDelay });
+  if (drainDelay > 0) await new Promise((r) => setTimeout(r, drainDelay).unref());
+  target.stop();
+  for (const res of connections.responses()) if (!res.headersSent) res.setHeader('Connection', 'close');
+  // net's close, not http's: since Node 19 http's also closes every idle keep-alive socket
+  // at once, racing a client (nginx) that is sending its next request on one of them.
+  const closed = new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()));
+  connections.sweep();
+  logger.info('stopped accepting connections; finishing in-flight requests', {
+    inFlight: connections.inFlight(),
+  });
+  let forced = false;
+  const timer = setTimeout(() => {
+    forced = true;
+    logger.warn('shutdown timeout reached; closing remaining connections', {
+      inFlight: connections.inFlight(),
+    });
+    server.closeAllConnections();
+  }, timing.shutdownTimeout);
+  timer.unref();
+  await closed;
+  clearTimeout(timer);
+  // The lines of cut requests are written when their responses close, after the server's.
+  await connections.settled(RESPONSE_CLOSE_WAIT);
+  logger.info(forced ? 'server closed (forced)' : 'server closed; all requests finished');
+  await closeLogger(logger);
+}
+
+/**
+ * Listen, then run `ready(port)` inside the listen callback; resolves with its result, rejects
+ * with `ERR_NEXTHOP_LISTEN` and the fix.
+ */
+function listen<T>(
+  server: http.Server,
+  port: number,
+  host: string | undefined,
+  ready: (port: number) => T,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => reject(startupError(listenError(err, port)));
+    server.once('error', onError);
+    server.listen({ port, host }, () => {
+      server.off('error', onError);
+      // Synchronously, not in a later .then(): a cluster worker tells the primary it listens
+      // right after this callback, and the primary may signal it at once, so the signal
+      // handlers must be in place before.
+      resolve(ready((server.address() as AddressInfo).port));
+    });
+  });
+}
+
+/**
+ * Process guards and signal handling once the server listens. A supervised worker asks the
+ * primary for a replacement; a single process shuts down itself.
+ */
+function guardProcess(
+  stop: (reason: string, drainDelay?: number) => Promise<void>,
+  logger: Logger,
+  options: { supervised: boolean; processGuards: boolean; handleSignals: boolean },
+): void {
+  const { processGuards, handleSignals } = options;
+  if (options.supervised) {
+    // A hand-over needs no drain delay: the primary stops routing to a worker that closes.
+    const hooks = attachWorker((reason, drain) => stop(reason, drain ? undefined : 0));
+    if (processGuards) installProcessGuards(logger, (reason) => hooks.retire(reason));
+    if (handleSignals) watchSignals((signal) => hooks.retire(`${signal} received`), logger);
+  } else {
+    if (processGuards) installProcessGuards(logger);
+    if (handleSignals) watchSignals((signal) => stop(`${signal} received`), logger);
+  }
+}
+
 /**
  * Listen on `PORT` with plain HTTP/1.1 and run the app for the platform: keep-alive
  * timeouts that outlive the front nginx, graceful shutdown on SIGTERM/SIGINT for rolling
@@ -384,114 +366,43 @@ export function serve(app: Application, options: Readonly<ServeOptions> = {}): P
   const context = getAppContext(app) ?? startupContext(options);
   const { config } = context;
   const logger = options.logger ?? context.logger;
-  const port = options.port ?? config.port;
   const { handleSignals = true, processGuards = true } = options;
   const workers = resolveWorkers('workers' in options ? options.workers : config.webConcurrency);
-  // Checked in the cluster primary too, so a bad setting fails before any worker starts.
-  if (options.appPaths !== undefined) fastLane(app, options.appPaths);
   if (workers !== undefined && cluster.isPrimary) {
     return servePrimary({ workers, logger, timing, handleSignals });
   }
   const supervised = isSupervisedWorker();
-
-  const lane = options.appPaths === undefined ? undefined : fastLane(app, options.appPaths);
-  const server = http.createServer(serverClassesFor(app));
-  server.keepAliveTimeout = timing.keepAliveTimeout;
-  server.headersTimeout = timing.headersTimeout;
-  server.requestTimeout = timing.requestTimeout;
-
-  const connections = trackConnections(server);
+  const target = createServer(app, timing);
   let closing: Promise<void> | undefined;
-  let stopping = false;
+  const stop = (reason: string, drainDelay = timing.drainDelay) =>
+    (closing ??= shutdown(target, logger, timing, reason, drainDelay));
 
-  const handle = lane?.listener ?? app;
-  // One 'request' listener and one shared 'close' handler: this runs on every request, so
-  // no per-request closure and no second listener (emit copies its listener array).
-  function onResponseClose(this: http.ServerResponse): void {
-    connections.finish(this);
-    if (stopping) connections.sweep();
-  }
-  server.on('request', function nexthopRequest(req: http.IncomingMessage, res: http.ServerResponse) {
-    // During shutdown, every response tells the client (nginx) not to reuse this connection.
-    if (stopping) res.setHeader('Connection', 'close');
-    connections.start(res);
-    res.on('close', onResponseClose);
-    handle(req, res);
-  });
-  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-    const handler = findUpgradeHandler(app, req.url ?? '/');
-    if (handler) return handler.upgrade(req, socket, head);
-    // Another 'upgrade' listener of the user's (e.g. a ws server) may take it.
-    if (server.listenerCount('upgrade') > 1) return;
-    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-  });
-
-  async function shutdown(reason: string, drainDelay = timing.drainDelay): Promise<void> {
-    logger.info(`${reason}: shutting down`, { drainDelay });
-    if (drainDelay > 0) await new Promise((r) => setTimeout(r, drainDelay).unref());
-    stopping = true;
-    for (const res of connections.responses()) if (!res.headersSent) res.setHeader('Connection', 'close');
-    // net's close, not http's: since Node 19 http's also closes every idle keep-alive socket
-    // at once, racing a client (nginx) that is sending its next request on one of them.
-    const closed = new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()));
-    connections.sweep();
-    logger.info('stopped accepting connections; finishing in-flight requests', {
-      inFlight: connections.inFlight(),
-    });
-    let forced = false;
-    const timer = setTimeout(() => {
-      forced = true;
-      logger.warn('shutdown timeout reached; closing remaining connections', {
-        inFlight: connections.inFlight(),
-      });
-      server.closeAllConnections();
-    }, timing.shutdownTimeout);
-    timer.unref();
-    await closed;
-    clearTimeout(timer);
-    // The lines of cut requests are written when their responses close, after the server's.
-    await connections.settled(RESPONSE_CLOSE_WAIT);
-    logger.info(forced ? 'server closed (forced)' : 'server closed; all requests finished');
-    await closeLogger(logger);
-  }
-
-  function close(): Promise<void> {
-    closing ??= shutdown('close() called');
-    return closing;
-  }
-
-  return new Promise<ServeHandle>((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) => reject(startupError(listenError(err, port)));
-    server.once('error', onError);
-    server.listen({ port, host: options.host ?? config.host }, () => {
-      server.off('error', onError);
-      server.on('error', (err) => logger.error('server error', { err: describe(err), stack: stackOf(err) }));
-      const bound = (server.address() as AddressInfo).port;
+  return listen(
+    target.server,
+    options.port ?? config.port,
+    options.host ?? config.host,
+    (port): ServeHandle => {
+      target.server.on('error', (err) =>
+        logger.error('server error', { err: describe(err), stack: stackOf(err) }),
+      );
       for (const notice of config.notices) if (options.port === undefined) logger.info(notice);
-      logger.info(`listening on port ${bound} (HTTP/1.1)`, {
-        port: bound,
+      logger.info(`listening on port ${port} (HTTP/1.1)`, {
+        port,
         keepAliveTimeout: timing.keepAliveTimeout,
         pid: process.pid,
       });
-      if (supervised) {
-        // A hand-over needs no drain delay: the primary stops routing to a worker that closes.
-        const hooks = attachWorker((reason, drain) => (closing ??= shutdown(reason, drain ? undefined : 0)));
-        if (processGuards) installProcessGuards(logger, (reason) => hooks.retire(reason));
-        if (handleSignals) watchSignals((signal) => hooks.retire(`${signal} received`), logger);
-      } else {
-        if (processGuards) installProcessGuards(logger);
-        if (handleSignals) watchSignals((signal) => (closing ??= shutdown(`${signal} received`)), logger);
-      }
-      resolve({ server, port: bound, close, role: supervised ? 'worker' : 'single' });
-    });
-  });
+      guardProcess(stop, logger, { supervised, processGuards, handleSignals });
+      const close = () => stop('close() called');
+      return { server: target.server, port, close, role: supervised ? 'worker' : 'single' };
+    },
+  );
 }
 
 /** The cluster primary: supervise the workers; its close() and signals drain them all. */
 async function servePrimary(params: {
   workers: number;
   logger: Logger;
-  timing: ReturnType<typeof validate>;
+  timing: Timing;
   handleSignals: boolean;
 }): Promise<ServeHandle> {
   const { logger, timing, handleSignals } = params;

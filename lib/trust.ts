@@ -1,4 +1,6 @@
-import { addressBits, formatAddress, normalizeIp, type AddressBits } from './ip';
+import ipaddr from 'ipaddr.js';
+import proxyaddr from 'proxy-addr';
+import { ipVersion, normalizeIp } from './ip';
 
 /**
  * Which socket peers may speak for the client: a list of CIDRs and preset names (an array
@@ -53,39 +55,6 @@ export const DEFAULT_TRUSTED_PROXIES: readonly string[] = Object.freeze([
 
 const compiled = new WeakSet<object>();
 
-interface Range {
-  bits: AddressBits;
-  prefix: number;
-}
-
-function v4Mask(prefix: number): number {
-  return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-}
-
-/** `bits` with every bit past `prefix` cleared. */
-function networkOf(bits: AddressBits, prefix: number): AddressBits {
-  if (typeof bits === 'number') return (bits & v4Mask(prefix)) >>> 0;
-  return bits.map((group, i) => {
-    const keep = Math.min(16, Math.max(0, prefix - i * 16));
-    return keep === 0 ? 0 : group & ((0xffff << (16 - keep)) & 0xffff);
-  });
-}
-
-function sameBits(a: AddressBits, b: AddressBits): boolean {
-  if (typeof a === 'number' || typeof b === 'number') return a === b;
-  return a.every((group, i) => group === b[i]);
-}
-
-function inRange(bits: AddressBits, range: Range): boolean {
-  if (typeof bits !== typeof range.bits) return false;
-  if (typeof bits === 'number') return (bits & v4Mask(range.prefix)) >>> 0 === range.bits;
-  const net = range.bits as number[];
-  const full = range.prefix >> 4;
-  for (let i = 0; i < full; i++) if (bits[i] !== net[i]) return false;
-  const rest = range.prefix & 15;
-  return rest === 0 || ((bits[full] ^ net[full]) & (0xffff << (16 - rest)) & 0xffff) === 0;
-}
-
 /** `10.0.0/8` → `10.0.0.0/8`: the nearest CIDR a user probably meant. */
 function suggestion(entry: string): string {
   const short = /^(\d{1,3}(?:\.\d{1,3}){0,2})(\/\d{1,3})?$/.exec(entry);
@@ -93,33 +62,44 @@ function suggestion(entry: string): string {
   return entry.includes(':') ? 'fd00::/8' : '10.0.0.0/8';
 }
 
-function parseRange(entry: string, owner: string): Range {
-  const slash = entry.indexOf('/');
-  const address = slash < 0 ? entry : entry.slice(0, slash);
-  const bits = addressBits(address);
-  const prefixText = slash < 0 ? undefined : entry.slice(slash + 1);
-  if (bits === undefined || (prefixText !== undefined && !/^\d{1,3}$/.test(prefixText))) {
+/**
+ * Check one CIDR (or bare address) of a `trustedProxies` list and return it as proxy-addr
+ * reads it. proxy-addr would take a netmask, host bits or a zero prefix silently; here each
+ * is an error that says what to write instead.
+ */
+function checkCidr(entry: string, owner: string): string {
+  const [address, prefixText, extra] = entry.split('/');
+  const version = ipVersion(address);
+  if (version === 0 || extra !== undefined || (prefixText !== undefined && !/^\d{1,3}$/.test(prefixText))) {
     throw new TypeError(
       `nexthop ${owner}: trustedProxies entry "${entry}" is not a CIDR; use e.g. "${suggestion(entry)}"`,
     );
   }
-  const isV4 = typeof bits === 'number';
+  const max = version === 4 ? 32 : 128;
   // An IPv4-mapped network (::ffff:10.0.0.0/104) is matched as the IPv4 network it maps.
-  const offset = isV4 && address.includes(':') ? 96 : 0;
-  const max = isV4 ? 32 : 128;
-  const prefix = prefixText === undefined ? max : Number(prefixText) - offset;
-  if (prefix < 0 || prefix > max) {
+  const min = version === 6 && normalizeIp(address)?.includes('.') ? 96 : 0;
+  const prefix = prefixText === undefined ? max : Number(prefixText);
+  if (prefix < min || prefix > max) {
     throw new RangeError(
-      `nexthop ${owner}: trustedProxies entry "${entry}" has prefix /${prefixText} out of range; use 0-${max + offset}`,
+      `nexthop ${owner}: trustedProxies entry "${entry}" has prefix /${prefixText} out of range; use ${min}-${max}`,
     );
   }
-  const network = networkOf(bits, prefix);
-  if (!sameBits(network, bits)) {
+  if (prefix === min) {
     throw new RangeError(
-      `nexthop ${owner}: trustedProxies entry "${entry}" has host bits set; use "${formatAddress(network)}/${prefix}"`,
+      `nexthop ${owner}: trustedProxies entry "${entry}" would trust every IPv${min === 0 ? version : 4} peer, ` +
+        'so any client could choose its own IP; list the proxy networks, e.g. "10.0.0.0/8"',
     );
   }
-  return { bits: network, prefix };
+  const network =
+    version === 4
+      ? ipaddr.IPv4.networkAddressFromCIDR(`${address}/${prefix}`).toString()
+      : ipaddr.IPv6.networkAddressFromCIDR(`${address}/${prefix}`).toRFC5952String();
+  if (network !== (version === 4 ? address : ipaddr.IPv6.parse(address).toRFC5952String())) {
+    throw new RangeError(
+      `nexthop ${owner}: trustedProxies entry "${entry}" has host bits set; use "${network}/${prefix}"`,
+    );
+  }
+  return `${address}/${prefix}`;
 }
 
 function listEntries(trustedProxies: unknown, owner: string): readonly unknown[] {
@@ -132,36 +112,43 @@ function listEntries(trustedProxies: unknown, owner: string): readonly unknown[]
   throw new TypeError(`nexthop ${owner}: trustedProxies ${hint}, e.g. ["loopback", "10.0.0.0/8"]`);
 }
 
-function compileRanges(trustedProxies: unknown, owner: string): Range[] {
-  const ranges: Range[] = [];
+/** The list as CIDRs, presets expanded; every entry checked. */
+function compileCidrs(trustedProxies: unknown, owner: string): string[] {
+  const cidrs: string[] = [];
   for (const entry of listEntries(trustedProxies, owner)) {
     if (typeof entry !== 'string' || entry === '') {
       throw new TypeError(
         `nexthop ${owner}: trustedProxies entry ${JSON.stringify(entry) ?? String(entry)} is not a CIDR string; use e.g. "10.0.0.0/8"`,
       );
     }
-    if (/^[a-z]+$/i.test(entry)) {
-      const preset = TRUST_PRESETS[entry.toLowerCase()];
-      if (!Object.hasOwn(TRUST_PRESETS, entry.toLowerCase()) || preset === undefined) {
-        throw new TypeError(
-          `nexthop ${owner}: trustedProxies entry "${entry}" is not a preset; use one of ${Object.keys(TRUST_PRESETS).join(', ')} or a CIDR`,
-        );
-      }
-      for (const cidr of preset) ranges.push(parseRange(cidr, owner));
-    } else {
-      ranges.push(parseRange(entry, owner));
+    if (!/^[a-z]+$/i.test(entry)) {
+      cidrs.push(checkCidr(entry, owner));
+      continue;
     }
+    const name = entry.toLowerCase();
+    if (!Object.hasOwn(TRUST_PRESETS, name)) {
+      throw new TypeError(
+        `nexthop ${owner}: trustedProxies entry "${entry}" is not a preset; use one of ${Object.keys(TRUST_PRESETS).join(', ')} or a CIDR`,
+      );
+    }
+    cidrs.push(...TRUST_PRESETS[name]);
   }
-  return ranges;
+  return cidrs;
+}
+
+/** Mark `trust` as compiled (so it is shared as is) and return it. */
+function sealed(trust: Trust): Trust {
+  compiled.add(trust);
+  return trust;
 }
 
 /**
- * Compile a `trustedProxies` option once into a fast predicate, the way proxy-addr's
- * `compile` does. All validation happens here: a malformed CIDR, an unknown preset or
- * `true` throws a TypeError/RangeError naming the entry. The result can be shared by
- * every request-context middleware and by Express (`app.set('trust proxy', trust)`).
- * A user predicate receives the peer's canonical address (IPv4-mapped IPv6 as IPv4) and
- * is never called for a missing or malformed one.
+ * Compile a `trustedProxies` option once into a predicate (proxy-addr's `compile`). All
+ * validation happens here: a malformed CIDR, an unknown preset or `true` throws a
+ * TypeError/RangeError naming the entry. The result can be shared by every request-context
+ * middleware and by Express (`app.set('trust proxy', trust)`). A user predicate receives the
+ * peer's canonical address (IPv4-mapped IPv6 as IPv4) and is never called for a missing or
+ * malformed one.
  *
  * @param trustedProxies CIDRs and preset names, or a predicate. @default DEFAULT_TRUSTED_PROXIES
  * @param owner The name used in error messages. @default 'compileTrust'
@@ -177,24 +164,21 @@ export function compileTrust(
   if (typeof trustedProxies === 'function') {
     if (compiled.has(trustedProxies)) return trustedProxies as Trust;
     const predicate = trustedProxies as (address: string) => boolean;
-    const trustsPeer: Trust = function trustsPeer(address) {
+    return sealed(function trustsPeer(address) {
       const canonical = normalizeIp(address);
       return canonical !== undefined && predicate(canonical) === true;
-    };
-    compiled.add(trustsPeer);
-    return trustsPeer;
+    });
   }
-  const ranges = compileRanges(trustedProxies, owner);
+  const cidrs = compileCidrs(trustedProxies, owner);
+  const inRanges = cidrs.length === 0 ? () => false : proxyaddr.compile(cidrs);
   let lastAddress: string | undefined;
   let lastResult = false;
-  const trustsPeer: Trust = function trustsPeer(address) {
+  return sealed(function trustsPeer(address) {
     // The same front nginx connects again and again: remember the last answer.
     if (address === lastAddress) return lastResult;
-    const bits = address === undefined ? undefined : addressBits(address);
-    lastResult = bits !== undefined && ranges.some((range) => inRange(bits, range));
+    // Only Node's strict forms are addresses (proxy-addr's parser also takes `0x7f.1`).
+    lastResult = address !== undefined && ipVersion(address) !== 0 && inRanges(address, 0);
     lastAddress = address;
     return lastResult;
-  };
-  compiled.add(trustsPeer);
-  return trustsPeer;
+  });
 }

@@ -1,7 +1,7 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { checkOptions, describe } from '../lib/check-options';
 import { NexthopError } from '../lib/errors';
-import { parseIPv4, parseIPv6 } from '../lib/ip';
+import { ipVersion } from '../lib/ip';
 import { ANSWERED, runStep, withStep } from '../lib/pipeline';
 import { HEALTH_PATH } from '../lib/platform';
 import { compileTrust, type TrustedProxies } from '../lib/trust';
@@ -42,7 +42,7 @@ export function hostName(host: string): string | undefined {
   let port: string | undefined;
   if (host.startsWith('[')) {
     const close = host.indexOf(']');
-    if (close < 0 || parseIPv6(host.slice(1, close)) === undefined) return undefined;
+    if (close < 0 || ipVersion(host.slice(1, close)) !== 6) return undefined;
     name = host.slice(0, close + 1);
     if (close + 1 < host.length) {
       if (host[close + 1] !== ':') return undefined;
@@ -56,7 +56,7 @@ export function hostName(host: string): string | undefined {
     }
     if (!HOST_NAME.test(name)) return undefined;
     // An all-digit last label means an IPv4 literal: it must be a real one.
-    if (/\.[0-9]+$|^[0-9]+$/.test(name) && parseIPv4(name) < 0) return undefined;
+    if (/\.[0-9]+$|^[0-9]+$/.test(name) && ipVersion(name) !== 4) return undefined;
   }
   if (port !== undefined && (!PORT.test(port) || Number(port) > 65535)) return undefined;
   return name;

@@ -39,7 +39,7 @@ const VECTORS: [string, string, boolean, boolean][] = [
   ['[abc].js', 'b.js', false, true],
   ['[!abc].js', 'b.js', false, false],
   ['[a-c].js', 'c.js', false, true],
-  ['[a-c', '[a-c', false, true], // unclosed bracket is literal
+  ['[a-c', '[a-c', false, false], // an unclosed bracket matches nothing (as `git check-ignore`)
   ['doc/**/*.md', 'doc/a/b/c.md', false, true],
   ['doc/**/*.md', 'doc/c.md', false, true],
   ['doc/**', 'doc/a/b', false, true],

@@ -1,3 +1,5 @@
+import { styleText } from 'node:util';
+
 /** A function that wraps text in one ANSI style, or returns it unchanged when colour is off. */
 export type Paint = (text: string) => string;
 
@@ -31,9 +33,13 @@ export function wantsColour(stream: ColourTarget, env: NodeJS.ProcessEnv = proce
   return stream.isTTY === true;
 }
 
-function style(enabled: boolean, open: number, close: number): Paint {
+type Style = Parameters<typeof styleText>[0];
+
+function style(enabled: boolean, format: Style): Paint {
   if (!enabled) return (text) => text;
-  return (text) => `\u001b[${open}m${text}\u001b[${close}m`;
+  // The decision is wantsColour's (NO_COLOR wins over FORCE_COLOR, as no-color.org asks):
+  // Node's own check of process.stdout would overrule it.
+  return (text) => styleText(format, text, { validateStream: false });
 }
 
 /**
@@ -47,13 +53,13 @@ export function createPainter(stream: ColourTarget, env: NodeJS.ProcessEnv = pro
   const on = wantsColour(stream, env);
   return {
     enabled: on,
-    red: style(on, 31, 39),
-    green: style(on, 32, 39),
-    yellow: style(on, 33, 39),
-    cyan: style(on, 36, 39),
-    magenta: style(on, 35, 39),
-    dim: style(on, 2, 22),
-    bold: style(on, 1, 22),
+    red: style(on, 'red'),
+    green: style(on, 'green'),
+    yellow: style(on, 'yellow'),
+    cyan: style(on, 'cyan'),
+    magenta: style(on, 'magenta'),
+    dim: style(on, 'dim'),
+    bold: style(on, 'bold'),
   };
 }
 

@@ -36,14 +36,6 @@ export interface NextHopProxyHandler extends RequestHandler {
   upstreamSockets(): UpstreamSockets;
 }
 
-/** Every handler nextHopProxy() made, with whether it has a path filter (for serve's fast lane). */
-const made = new WeakMap<object, { readonly filtered: boolean }>();
-
-/** How a nextHopProxy() handler was built, or undefined for any other function. */
-export function nextHopProxyInfo(handler: unknown): { readonly filtered: boolean } | undefined {
-  return typeof handler === 'function' ? made.get(handler) : undefined;
-}
-
 function count(lists: NodeJS.ReadOnlyDict<readonly unknown[]>): number {
   let n = 0;
   for (const key of Object.keys(lists)) n += lists[key]?.length ?? 0;
@@ -100,7 +92,5 @@ export function nextHopProxy(options: Readonly<NextHopProxyOptions> = {}): NextH
     return compiled.pool?.stats() ?? agentStats(compiled.agent);
   }
 
-  const handler = Object.assign(nextHopProxyMiddleware, { upgrade, agent: compiled.agent, upstreamSockets });
-  made.set(handler, { filtered: filter !== undefined });
-  return handler;
+  return Object.assign(nextHopProxyMiddleware, { upgrade, agent: compiled.agent, upstreamSockets });
 }

@@ -606,7 +606,7 @@ describe('accessLog: wiring and options', () => {
       'unknown option',
       { skipPaths: ['/x'] },
       TypeError,
-      'unknown option "skipPaths"; known options are logger, skip',
+      'unknown option "skipPaths" (did you mean skip?); known options: logger, skip, sample',
     ],
     ['sample not a number', { sample: '0.5' }, TypeError, 'sample must be a number from 0 to 1, got 0.5'],
     ['sample NaN', { sample: NaN }, TypeError, 'sample must be a number from 0 to 1, got NaN'],

@@ -21,6 +21,7 @@ const SCENARIOS: [id: string, mayBeSkippedFor: RegExp | null][] = [
   ['express-hpm-keepalive', null],
   ['express-pipe-proxy', null],
   ['node-pipe-proxy', null],
+  ['node-undici-proxy', null],
   ['fastify-proxy', null],
   ['nginx-proxy', /nginx is not installed/],
 ];

@@ -161,7 +161,7 @@ describe('clientIp options', () => {
     [{ xForwardedFor: 'yes' }, 'nexthop clientIp: xForwardedFor must be true or false, got "yes"'],
     [
       { trustedProxy: [] },
-      'nexthop clientIp: unknown option "trustedProxy"; known options are trustedProxies, header, xForwardedFor',
+      'nexthop clientIp: unknown option "trustedProxy" (did you mean trustedProxies?); known options: trustedProxies, header, xForwardedFor',
     ],
     ['x', 'nexthop clientIp: options must be an object'],
     [null, 'options must be an object'],
@@ -179,9 +179,7 @@ describe('clientIp options', () => {
       res.status(500).send(err.message);
     });
     const res = await request(app).get('/').expect(500);
-    expect(res.text).toBe(
-      'nexthop clientIp: it was given a request; write app.use(clientIp()) instead of app.use(clientIp)',
-    );
+    expect(res.text).toBe('nexthop clientIp: call the factory: app.use(clientIp()), not app.use(clientIp)');
   });
 });
 

@@ -12,6 +12,7 @@ import {
 import { FIXTURES, startNode, stop, tempDir, type Child } from './helpers/process';
 import { request } from './helpers/http';
 import { alive, gone, logLines, loop, until, waitForLogs, type LogLine } from './helpers/cluster';
+import { parseLines, readLines } from './helpers/logs';
 
 const fixture = path.join(FIXTURES, 'cluster-app.js');
 const logDir = tempDir();
@@ -47,9 +48,9 @@ describe('serve({ workers }): validation and roles', () => {
     [1.5, TypeError, 'workers must be an integer or "auto", got 1.5'],
     ['many', TypeError, 'got "many"'],
     [null, TypeError, 'got null'],
-  ])('workers: %p → %p', (workers, type, message) => {
-    expect(() => serve(app(), { workers: workers as never })).toThrow(type);
-    expect(() => serve(app(), { workers: workers as never })).toThrow(message);
+  ])('workers: %p → %p', async (workers, type, message) => {
+    await expect(serve(app(), { workers: workers as never })).rejects.toThrow(type);
+    await expect(serve(app(), { workers: workers as never })).rejects.toThrow(message);
   });
 
   test('without workers nor WEB_CONCURRENCY: one process, no supervisor', async () => {
@@ -103,6 +104,44 @@ describe('cluster supervisor (real processes and signals)', () => {
     const ready = await waitForLogs(child!, /^worker 1 ready$/, 2);
     expect(workerPid(ready[1])).not.toBe(workerPid(first));
     expect((await request(port, '/pid', { agent: false })).status).toBe(200);
+  });
+
+  test('a replacement appends to the files of the worker it replaces: N workers, N sets of files', async () => {
+    const dir = tempDir();
+    try {
+      child = startNode(fixture, { LOG_DIR: dir, APP_PORT: '0', WORKERS: '2' });
+      const port = Number((await child.waitFor(/READY (\d+) primary/, 15_000))[1]);
+      const [first] = await waitForLogs(child, /^worker 1 ready$/);
+      process.kill(workerPid(first), 'SIGKILL');
+      await waitForLogs(child, /^worker 1 ready$/, 2);
+      // A hand-over too: worker 2 drains beside its replacement, both writing slot 2's files.
+      const [second] = await waitForLogs(child, /^worker 2 ready$/);
+      process.kill(workerPid(second), 'SIGTERM');
+      await waitForLogs(child, /^worker 2 retired \(code 0\)$/);
+      await waitForLogs(child, /^worker 2 ready$/, 2);
+      for (let i = 0; i < 6; i++) expect((await request(port, '/pid', { agent: false })).status).toBe(200);
+      child.proc.kill('SIGTERM');
+      expect(await child.exited).toBe(0);
+      expect(fs.readdirSync(dir).sort()).toEqual(
+        ['access', 'app', 'error'].flatMap((log) => [
+          `${log}.log`,
+          `${log}.worker-1.log`,
+          `${log}.worker-2.log`,
+        ]),
+      );
+      const pids = (slot: number) =>
+        parseLines(readLines(path.join(dir, `app.worker-${slot}.log`)))
+          .filter((l) => String(l.message).startsWith('listening on port'))
+          .map((l) => l.pid);
+      // The SIGKILLed worker's lines of its last flushInterval may be lost; the others are kept.
+      expect(pids(1).length).toBeGreaterThanOrEqual(1);
+      expect(new Set(pids(2)).size).toBe(2);
+      expect(pids(2)).toContain(workerPid(second));
+      const access = [1, 2].flatMap((slot) => readLines(path.join(dir, `access.worker-${slot}.log`)));
+      expect(access).toHaveLength(6);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('backoff grows ×1.5 from 100 ms for a worker that keeps exiting after it listens', async () => {

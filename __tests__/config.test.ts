@@ -131,10 +131,14 @@ describe('loadConfig', () => {
     expect(loadConfig({ LOG_LEVEL: value }).logLevel).toBe(level);
   });
 
-  test('LOG_LEVEL outside winston levels is refused with the list', () => {
-    expect(problemsOf({ LOG_LEVEL: 'trace' })[0]).toBe(
-      'LOG_LEVEL="trace" is not a level: use one of error, warn, info, http, verbose, debug, silly',
-    );
+  test.each([
+    ['trace', 'LOG_LEVEL="trace" is not a level: use one of error, warn, info, http, verbose, debug, silly'],
+    ['verbos', 'LOG_LEVEL="verbos" is not a level (did you mean verbose?): use one of error, warn, info,'],
+    ['warning', 'LOG_LEVEL="warning" is not a level (did you mean warn?): use one of error, warn,'],
+    ['dbug', 'LOG_LEVEL="dbug" is not a level (did you mean debug?): use one of error,'],
+    ['', 'LOG_LEVEL="" is not a level: use one of error,'],
+  ])('LOG_LEVEL=%j outside winston levels is refused with the list', (value, problem) => {
+    expect(problemsOf({ LOG_LEVEL: value })[0]).toContain(problem);
   });
 
   test.each([

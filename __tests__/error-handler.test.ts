@@ -272,7 +272,12 @@ describe('errorHandler: escaping and validation', () => {
   });
 
   test.each([
-    [errorHandler, /call the factory: app.use\(errorHandler\(\)\)/],
+    [errorHandler, /options must be an object/],
+    [
+      { stak: true },
+      /^nexthop errorHandler: unknown option "stak" \(did you mean stack\?\); known options: logger, stack$/,
+    ],
+    [{ Logger: console }, /unknown option "Logger" \(did you mean logger\?\)/],
     ['x', /options must be an object/],
     [null, /options must be an object/],
     [{ logger: {} }, /logger must have a log\(level, message, meta\) method/],

@@ -17,6 +17,10 @@ function series(dir: string, name: string): string[] {
   return [...rotated, ...(fs.existsSync(path.join(dir, name)) ? [name] : [])].map((f) => path.join(dir, f));
 }
 
+/** A line file that rotates at `maxSize` bytes keeping `maxFiles`, flushed by the test. */
+const lineFile = (file: string, maxSize: number, maxFiles: number) =>
+  acquireLineFile(file, { maxSize, maxFiles, flushInterval: 1000 });
+
 /** Numbered lines of varying length, so rotation cuts fall anywhere. */
 function numbered(n: number): string[] {
   return Array.from({ length: n }, (_, i) => `{"i":${i},"pad":"${'p'.repeat((i * 7) % 131)}"}`);
@@ -25,11 +29,7 @@ function numbered(n: number): string[] {
 describe('LineFile rotation', () => {
   test('rotates only between lines: every file within maxSize, all lines kept in order', () => {
     const dir = tempLogDir();
-    const file = acquireLineFile(path.join(dir, 'a.log'), {
-      maxSize: 2048,
-      maxFiles: 1000,
-      flushInterval: 1000,
-    });
+    const file = lineFile(path.join(dir, 'a.log'), 2048, 1000);
     const lines = numbered(3000);
     lines.forEach((line, i) => {
       file.write(`${line}\n`);
@@ -48,11 +48,7 @@ describe('LineFile rotation', () => {
 
   test('keeps at most maxFiles old files: the newest lines survive, contiguous and whole', () => {
     const dir = tempLogDir();
-    const file = acquireLineFile(path.join(dir, 'b.log'), {
-      maxSize: 1024,
-      maxFiles: 3,
-      flushInterval: 1000,
-    });
+    const file = lineFile(path.join(dir, 'b.log'), 1024, 3);
     const lines = numbered(2000);
     for (const line of lines) file.write(`${line}\n`);
     file.release();
@@ -65,11 +61,7 @@ describe('LineFile rotation', () => {
 
   test('maxFiles 0 keeps only the live file; a line longer than maxSize is written whole', () => {
     const dir = tempLogDir();
-    const file = acquireLineFile(path.join(dir, 'c.log'), {
-      maxSize: 1024,
-      maxFiles: 0,
-      flushInterval: 1000,
-    });
+    const file = lineFile(path.join(dir, 'c.log'), 1024, 0);
     const long = `{"long":"${'L'.repeat(3000)}"}`;
     file.write('{"first":1}\n');
     file.flush();
@@ -86,7 +78,7 @@ describe('LineFile rotation', () => {
     const dir = tempLogDir();
     const name = path.join(dir, 'd.log');
     fs.writeFileSync(name, `${'x'.repeat(1000)}\n`);
-    const file = acquireLineFile(name, { maxSize: 1100, maxFiles: 2, flushInterval: 1000 });
+    const file = lineFile(name, 1100, 2);
     expect(acquireLineFile(name, { maxSize: 1, maxFiles: 0, flushInterval: 1 })).toBe(file);
     file.write(`${'y'.repeat(200)}\n`);
     file.release();
@@ -94,6 +86,33 @@ describe('LineFile rotation', () => {
     expect(readLines(`${name}.1`)).toEqual(['x'.repeat(1000)]);
     file.write('{"late":true}\n');
     expect(readLines(name)).toEqual(['y'.repeat(200), '{"late":true}']);
+  });
+
+  test('a file renamed or removed by something else: the next write goes to a fresh file at the path', () => {
+    const dir = tempLogDir();
+    const name = path.join(dir, 'g.log');
+    const file = lineFile(name, 1 << 20, 1);
+    file.write('{"n":1}\n');
+    file.flush();
+    fs.renameSync(name, `${name}.old`);
+    file.write('{"n":2}\n');
+    file.flush();
+    fs.unlinkSync(name);
+    file.write('{"n":3}\n');
+    file.release();
+    expect(readLines(`${name}.old`)).toEqual(['{"n":1}']);
+    expect(readLines(name)).toEqual(['{"n":3}']);
+  });
+
+  test('its folder removed under it: writing, rotating and closing neither throw nor loop', () => {
+    const dir = tempLogDir();
+    const file = lineFile(path.join(dir, 'h.log'), 1024, 2);
+    file.write('{"n":1}\n');
+    file.flush();
+    fs.rmSync(dir, { recursive: true });
+    for (const line of numbered(200)) file.write(`${line}\n`);
+    expect(() => file.flush()).not.toThrow();
+    expect(() => file.release()).not.toThrow();
   });
 
   test('the interval timer writes buffered lines without any explicit flush', async () => {
@@ -120,7 +139,7 @@ describe('LineFile failures are loud', () => {
   test('a full disk: the lost lines are counted on stderr, nothing throws', () => {
     const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
-      const file = acquireLineFile('/dev/full', { maxSize: 1 << 20, maxFiles: 0, flushInterval: 1000 });
+      const file = lineFile('/dev/full', 1 << 20, 0);
       file.write('{"a":1}\n{"a":2}\n');
       file.flush();
       file.write('{"a":3}\n');
@@ -144,7 +163,7 @@ describe('LineFile failures are loud', () => {
     fs.writeFileSync(path.join(`${name}.1`, 'keep'), '');
     const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
-      const file = acquireLineFile(name, { maxSize: 1024, maxFiles: 1, flushInterval: 1000 });
+      const file = lineFile(name, 1024, 1);
       const lines = numbered(40);
       for (const line of lines) file.write(`${line}\n`);
       file.release();
@@ -192,6 +211,60 @@ describe('no line lost, one writer per file', () => {
       const lines = parseLines(series(dir, `app.worker-${id}.log`).flatMap(readLines));
       expect(lines.every((l) => l.writer === id)).toBe(true);
       expect(lines.map((l) => l.i)).toEqual(Array.from({ length: 1500 }, (_, i) => i));
+    }
+  });
+
+  test('two processes sharing a slot (a replacement beside the worker it replaces) tear or lose no line', async () => {
+    const dir = tempLogDir();
+    const count = 2500;
+    await Promise.all(
+      ['old', 'new'].map((writer) =>
+        run(process.execPath, [fixture('log-writer.js'), dir, String(count), 'spread', '8192'], {
+          env: { ...process.env, NEXTHOP_LOG_SUFFIX: 'worker-1', WRITER: writer },
+        }),
+      ),
+    );
+    const files = series(dir, 'app.worker-1.log');
+    expect(files.length).toBeGreaterThan(5);
+    const lines = parseLines(files.flatMap(readLines));
+    for (const writer of ['old', 'new']) {
+      const own = lines.filter((l) => l.writer === writer).map((l) => l.i);
+      expect([writer, own]).toEqual([writer, Array.from({ length: count }, (_, i) => i)]);
+    }
+    expect(lines).toHaveLength(2 * count);
+    // A file passes maxSize by at most a batch (64 KiB + 24 KiB) of each writer.
+    for (const f of files) expect([f, fs.statSync(f).size <= 8192 + 2 * 90 * 1024]).toEqual([f, true]);
+    expect(fs.readdirSync(dir).filter((f) => f.endsWith('.lock'))).toEqual([]);
+  });
+});
+
+describe('file names under PM2 (NODE_APP_INSTANCE)', () => {
+  test('a process with NODE_APP_INSTANCE=2 writes the instance-2 files', async () => {
+    const dir = tempLogDir();
+    await run(process.execPath, [fixture('log-writer.js'), dir, '10'], {
+      env: { ...process.env, NODE_APP_INSTANCE: '2', NEXTHOP_LOG_SUFFIX: '' },
+    });
+    expect(fs.readdirSync(dir).sort()).toEqual([
+      'access.instance-2.log',
+      'app.instance-2.log',
+      'error.instance-2.log',
+    ]);
+    expect(readLines(path.join(dir, 'app.instance-2.log'))).toHaveLength(10);
+  });
+
+  test('cluster mode: after a reload the new workers append to the files of the instances they replace', async () => {
+    const dir = tempLogDir();
+    await run(process.execPath, [fixture('log-cluster.js'), dir, '800', 'pm2']);
+    expect(
+      fs.readdirSync(dir).filter((f) => !/^(access|app|error)\.instance-[01]\.log(\.\d+)?$/.test(f)),
+    ).toEqual([]);
+    for (const [instance, writers] of [
+      [0, [1, 3]],
+      [1, [2, 4]],
+    ] as const) {
+      const lines = parseLines(series(dir, `app.instance-${instance}.log`).flatMap(readLines));
+      const expected = writers.flatMap((writer) => Array.from({ length: 800 }, (_, i) => [writer, i]));
+      expect(lines.map((l) => [l.writer, l.i])).toEqual(expected);
     }
   });
 });

@@ -1,7 +1,5 @@
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import winston from 'winston';
 import {
   closeLogger,
@@ -18,7 +16,6 @@ import { accessSinkOf } from '../lib/logger';
 import { listen, parseLines, readLines, request, tempLogDir } from './helpers/logs';
 
 const MESSAGE = Symbol.for('message');
-const execFileAsync = promisify(execFile);
 
 function withEnv<T>(vars: Record<string, string | undefined>, body: () => T): T {
   const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
@@ -93,6 +90,18 @@ describe('createLogger files', () => {
     expect(parseLines(readLines(path.join(dir, 'error.w2.log')))[0].message).toBe('from w2');
   });
 
+  test.each([
+    [{ NODE_APP_INSTANCE: '3' }, 'app.instance-3.log'],
+    [{ NODE_APP_INSTANCE: '3', NEXTHOP_LOG_SUFFIX: 'w7' }, 'app.w7-instance-3.log'],
+    // node-config reads NODE_APP_INSTANCE too, with names: only PM2's numbers are slots.
+    [{ NODE_APP_INSTANCE: 'staging' }, 'app.log'],
+  ])('environment %p names the files %p', async (env, appLog) => {
+    const dir = tempLogDir();
+    const logger = withEnv({ NEXTHOP_LOG_SUFFIX: undefined, ...env }, () => quietLogger(dir));
+    await closeLogger(logger);
+    expect(fs.readdirSync(dir)).toContain(appLog);
+  });
+
   test('a line logged after closeLogger still reaches the file', async () => {
     const dir = tempLogDir();
     const logger = quietLogger(dir);
@@ -115,7 +124,13 @@ describe('createLogger files', () => {
   });
 
   test('without files, access lines go to stdout when there is a console, else nowhere', () => {
-    expect(accessSinkOf(createLogger({ files: false, console: 'json' }))).toBe(process.stdout);
+    const stdout = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    try {
+      accessSinkOf(createLogger({ files: false, console: 'json' }))!.write('{"access":1}\n');
+      expect(stdout.mock.calls.map((c) => String(c[0]))).toEqual(['{"access":1}\n']);
+    } finally {
+      stdout.mockRestore();
+    }
     expect(accessSinkOf(createLogger({ files: false, console: false }))).toBeUndefined();
     const dir = tempLogDir();
     const logger = quietLogger(dir);
@@ -143,6 +158,12 @@ describe('createLogger files', () => {
 
   test.each<[string, Record<string, unknown>, ErrorConstructor, string]>([
     ['level unknown', { level: 'loud' }, RangeError, 'level "loud" is not one of error, warn, info'],
+    [
+      'level mistyped',
+      { level: 'verbos' },
+      RangeError,
+      'level "verbos" (did you mean verbose?) is not one of error,',
+    ],
     [
       'console unknown',
       { console: 'fancy' },
@@ -183,8 +204,21 @@ describe('createLogger files', () => {
 
   test('options that are not an object are refused', () => {
     expect(() => createLogger('./logs' as never)).toThrow(
-      new TypeError("nexthop createLogger: options must be an object, e.g. createLogger({ dir: './logs' })"),
+      new TypeError('nexthop createLogger: options must be an object, e.g. createLogger({})'),
     );
+  });
+
+  test.each([
+    [
+      { bogus: 1 },
+      'nexthop createLogger: unknown option "bogus"; known options: dir, level, console, files,',
+    ],
+    [{ Dir: './logs' }, 'unknown option "Dir" (did you mean dir?)'],
+    [{ maxfiles: 2 }, 'unknown option "maxfiles" (did you mean maxFiles?)'],
+    [{ consol: false }, 'unknown option "consol" (did you mean console?)'],
+  ])('unknown option %j is refused, naming the closest known one', (options, message) => {
+    expect(() => createLogger(options as never)).toThrow(TypeError);
+    expect(() => createLogger(options as never)).toThrow(message);
   });
 });
 
@@ -299,72 +333,29 @@ describe('one-line JSON', () => {
   });
 });
 
-describe('winston is loaded only when a line needs it', () => {
-  test('a served app at LOG_LEVEL=info answers and logs its lifecycle without loading it; lines are written as before', async () => {
+describe('winston is the logging API', () => {
+  test('a winston Logger: child loggers, level changes and every call shape reach the files', async () => {
     const dir = tempLogDir();
-    const fixture = path.join(__dirname, 'fixtures', 'lazy-winston.js');
-    const { stdout } = await execFileAsync(process.execPath, [fixture], {
-      env: { ...process.env, LOG_DIR: dir, LOG_LEVEL: 'info', NODE_ENV: 'production' },
-      timeout: 20_000,
-    });
-    const report = JSON.parse(/^REPORT (.*)$/m.exec(stdout)![1]) as Record<string, unknown>;
-    expect(report).toEqual({
-      status: 200,
-      beforeLine: false,
-      afterSkipped: false,
-      afterPlainLine: false,
-      afterChildLine: true,
-      isWinstonLogger: true,
-      ownInstance: true,
-    });
+    const logger = quietLogger(dir, { level: 'warn' });
+    expect(logger).toBeInstanceOf(winston.Logger);
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic.self = cyclic;
+    logger.info('below the level');
+    logger.warn(new Error('an error value'));
+    logger.warn('meta with a message', { message: 'more', big: 10n, cyclic });
+    logger.level = 'debug';
+    logger.debug('debug after a level change');
+    logger.child({ requestId: 'r-1' }).error('child error', { code: 'E1' });
+    await closeLogger(logger);
     const app = parseLines(readLines(path.join(dir, 'app.log')));
-    expect(app.map((l) => l.message)).toEqual([
-      expect.stringMatching(/^listening on port \d+ \(HTTP\/1\.1\)$/),
-      'first written line',
-      'a child line',
-      'debug after level change',
-      'child error',
-      'close() called: shutting down',
-      'stopped accepting connections; finishing in-flight requests',
-      'server closed; all requests finished',
+    expect(app.map((l) => [l.level, l.message])).toEqual([
+      ['warn', 'an error value'],
+      ['warn', 'meta with a message more'],
+      ['debug', 'debug after a level change'],
+      ['error', 'child error'],
     ]);
-    expect(app[1]).toMatchObject({ level: 'warn', n: 1 });
-    expect(app[2]).toMatchObject({ level: 'info', requestId: 'r-0' });
-    expect(app[4]).toMatchObject({ level: 'error', requestId: 'r-1' });
-    const errors = parseLines(readLines(path.join(dir, 'error.log')));
-    expect(errors.map((l) => l.message)).toEqual(['child error']);
-    // The access line of the request is written without winston.
-    expect(parseLines(readLines(path.join(dir, 'access.log')))).toHaveLength(1);
-  });
-});
-
-describe('lines written without winston', () => {
-  test('plain call shapes give the same app.log, error.log and stdout lines as through winston, in every console mode', async () => {
-    const fixture = path.join(__dirname, 'fixtures', 'direct-lines.js');
-    const { stdout } = await execFileAsync(process.execPath, [fixture], {
-      env: { ...process.env, NODE_ENV: 'production', NO_COLOR: '' },
-      timeout: 20_000,
-    });
-    type Lines = { app: string; error: string; stdout: string };
-    const report = JSON.parse(/^REPORT (.*)$/m.exec(stdout)![1]) as {
-      loadedByPlainShapes: boolean;
-      modes: Record<string, { direct: Lines; winston: Lines }>;
-    };
-    expect(report.loadedByPlainShapes).toBe(false);
-    // Times differ between the two runs; everything else must not.
-    const untimed = (text: string) =>
-      text
-        .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/g, 'TIME')
-        .replace(/^\d\d:\d\d:\d\d\.\d{3} /gm, 'CLOCK ');
-    for (const [mode, { direct, winston: viaWinston }] of Object.entries(report.modes)) {
-      expect([mode, untimed(direct.app)]).toEqual([mode, untimed(viaWinston.app)]);
-      expect([mode, untimed(direct.error)]).toEqual([mode, untimed(viaWinston.error)]);
-      expect([mode, untimed(direct.stdout)]).toEqual([mode, untimed(viaWinston.stdout)]);
-      expect(direct.app.trim().split('\n')).toHaveLength(14);
-      expect(direct.error.trim().split('\n')).toHaveLength(2);
-    }
-    expect(report.modes.json.direct.stdout).toBe(report.modes.json.direct.app);
-    expect(report.modes.pretty.direct.stdout).toContain('\u001b['); // coloured levels
-    expect(report.modes.false.direct.stdout).toBe('');
+    expect(app[1]).toMatchObject({ big: '10', cyclic: { a: 1, self: '[Circular]' } });
+    expect(app[3]).toMatchObject({ requestId: 'r-1', code: 'E1' });
+    expect(parseLines(readLines(path.join(dir, 'error.log')))).toEqual([app[3]]);
   });
 });

@@ -67,6 +67,27 @@ async function closedPort(): Promise<string> {
   return `http://127.0.0.1:${port}`;
 }
 
+/**
+ * A port where a TCP connect hangs: a stopped child listening with a backlog of 1; once two
+ * connections fill its accept queue, the kernel drops further SYNs.
+ */
+async function hangingConnectPort(): Promise<number> {
+  const child = spawn(process.execPath, ['-e', LISTEN_AND_PRINT_PORT], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  closers.push(async () => {
+    child.kill('SIGKILL');
+    if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
+  });
+  const [data] = (await once(child.stdout, 'data')) as [Buffer];
+  const port = Number(data.toString());
+  process.kill(child.pid as number, 'SIGSTOP');
+  const fillers = [0, 1].map(() => net.connect(port, '127.0.0.1'));
+  await Promise.all(fillers.map((s) => once(s, 'connect')));
+  closers.push(async () => fillers.forEach((s) => s.destroy()));
+  return port;
+}
+
 async function timed<T>(work: Promise<T>): Promise<[T, number]> {
   const start = Date.now();
   const value = await work;
@@ -120,7 +141,7 @@ describe('failures before a response: status, short body, record, time bound', (
       async () => ({ target: await rawUpstream((s) => s.once('data', () => s.end('SSH-2.0-nope\r\n\r\n'))) }),
       '/',
       502,
-      'ERR_NEXTHOP_UPSTREAM',
+      'ERR_NEXTHOP_UPSTREAM_MALFORMED',
       2000,
     ],
   ])('%s', async (_name, options, path, status, code, bound) => {
@@ -144,21 +165,7 @@ describe('failures before a response: status, short body, record, time bound', (
   });
 
   test('connect timeout → 504 ERR_NEXTHOP_UPSTREAM_TIMEOUT', async () => {
-    // A stopped child listening with a backlog of 1: once two connections fill its accept
-    // queue, the kernel drops further SYNs and a connect hangs.
-    const child = spawn(process.execPath, ['-e', LISTEN_AND_PRINT_PORT], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    closers.push(async () => {
-      child.kill('SIGKILL');
-      if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
-    });
-    const [data] = (await once(child.stdout, 'data')) as [Buffer];
-    const port = Number(data.toString());
-    process.kill(child.pid as number, 'SIGSTOP');
-    const fillers = [0, 1].map(() => net.connect(port, '127.0.0.1'));
-    await Promise.all(fillers.map((s) => once(s, 'connect')));
-    closers.push(async () => fillers.forEach((s) => s.destroy()));
+    const port = await hangingConnectPort();
     const proxy = await startProxy({ target: `http://127.0.0.1:${port}`, connectTimeout: 300 });
     const [reply, ms] = await timed(send(proxy.port));
     expect(reply.status).toBe(504);
@@ -250,6 +257,50 @@ describe('the platform health path', () => {
     expect((await send(slow.port, { path: '/silent' })).status).toBe(200);
     const off = await startProxy({ target: await closedPort(), healthPath: false });
     expect((await send(off.port, { path: HEALTH_PATH })).status).toBe(502);
+  });
+});
+
+test('a malformed answer on the health path: 200 from the kit, the code says why', async () => {
+  const proxy = await startProxy({
+    target: await rawUpstream((s) => s.once('data', () => s.end('HTTP/1.1 2000 X\r\n\r\n'))),
+  });
+  const reply = await send(proxy.port, { path: HEALTH_PATH });
+  expect([reply.status, reply.body.toString()]).toEqual([
+    200,
+    'ok: this instance is up; next-hop sent a malformed response (ERR_NEXTHOP_UPSTREAM_MALFORMED)\n',
+  ]);
+});
+
+describe('the health path under a hung next-hop', () => {
+  test('a next-hop that accepts and never answers: the probe gets 200 after healthTimeout, other paths wait', async () => {
+    const hung = await rawUpstream(() => {}); // reads nothing, answers nothing
+    const proxy = await startProxy({ target: hung, healthTimeout: 300, timeout: 60_000 });
+    const [reply, ms] = await timed(send(proxy.port, { path: `${HEALTH_PATH}?ts=3` }));
+    expect(reply.status).toBe(200);
+    expect(reply.body.toString()).toMatch(/ERR_NEXTHOP_UPSTREAM_TIMEOUT/);
+    expect(ms).toBeGreaterThanOrEqual(250);
+    expect(ms).toBeLessThan(5000);
+    expect(proxy.records[0]?.error).toBe('ERR_NEXTHOP_UPSTREAM_TIMEOUT');
+    // Any other path keeps the ordinary timeout: still waiting when the probe was answered.
+    const other = http.get({ host: '127.0.0.1', port: proxy.port, path: '/slow', agent: false });
+    other.on('error', () => {});
+    await eventually(() => proxy.upstreamSockets().busy >= 1);
+    const [again] = await timed(send(proxy.port, { path: HEALTH_PATH }));
+    expect(again.status).toBe(200);
+    expect(proxy.records).toHaveLength(2);
+    other.destroy();
+  });
+
+  test('a next-hop whose connect hangs: the probe gets 200 after healthTimeout, not connectTimeout', async () => {
+    const port = await hangingConnectPort();
+    const proxy = await startProxy({
+      target: `http://127.0.0.1:${port}`,
+      healthTimeout: 300,
+      connectTimeout: 30_000,
+    });
+    const [reply, ms] = await timed(send(proxy.port, { path: HEALTH_PATH }));
+    expect([reply.status, ms < 5000]).toEqual([200, true]);
+    expect(proxy.records[0]?.error).toBe('ERR_NEXTHOP_UPSTREAM_TIMEOUT');
   });
 });
 

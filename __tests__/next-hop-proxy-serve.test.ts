@@ -53,9 +53,13 @@ afterEach(async () => {
   handle = undefined;
 });
 
-async function serveProxy(mount: string, options: NextHopProxyOptions = {}): Promise<number> {
+async function serveProxy(
+  mount: string,
+  options: NextHopProxyOptions = {},
+  trustedProxies?: string[],
+): Promise<number> {
   const logger = createLogger({ dir: logDir, console: false });
-  const app = createApp({ config: loadConfig({ LOG_DIR: logDir, PORT: '8080' }), logger });
+  const app = createApp({ config: loadConfig({ LOG_DIR: logDir, PORT: '8080' }), logger, trustedProxies });
   app.get('/app', (_req, res) => res.send('app'));
   app.use(mount, nextHopProxy({ target: `http://127.0.0.1:${upstreamPort}`, ...options }));
   handle = await serve(app, { ...quiet, port: 0 });
@@ -116,6 +120,43 @@ describe('with the default stack of createApp()', () => {
   });
 });
 
+test('shutdown: a proxied request in flight is answered in full before close() resolves', async () => {
+  let release: () => void = () => {};
+  const slow = http.createServer((_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/plain' });
+    res.write('first ');
+    release = () => res.end('last');
+  });
+  const slowPort = await listen(slow);
+  try {
+    const logger = createLogger({ dir: logDir, console: false });
+    const app = createApp({ config: loadConfig({ LOG_DIR: logDir, PORT: '8080' }), logger });
+    app.use(nextHopProxy({ target: `http://127.0.0.1:${slowPort}` }));
+    const served = await serve(app, { ...quiet, port: 0 });
+    const reply = new Promise<string>((resolve, reject) => {
+      http
+        .get({ host: '127.0.0.1', port: served.port, path: '/slow', agent: false }, (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c));
+          res.on('end', () => resolve(text));
+          res.on('error', reject);
+        })
+        .on('error', reject);
+    });
+    await new Promise((r) => slow.once('request', () => setImmediate(r)));
+    let closed = false;
+    const closing = served.close().then(() => (closed = true));
+    // The server stops listening at once; close() still waits for the response in flight.
+    while (served.server.listening) await new Promise((r) => setImmediate(r));
+    expect(closed).toBe(false);
+    release();
+    expect(await reply).toBe('first last');
+    await closing;
+  } finally {
+    await shut(slow);
+  }
+});
+
 describe('WebSocket and other upgrades through serve()', () => {
   test('a WebSocket echoes text and binary through the proxy, with the header rules', async () => {
     const port = await serveProxy('/');
@@ -137,8 +178,46 @@ describe('WebSocket and other upgrades through serve()', () => {
     expect(seen['x-forwarded-proto']).toBe('https');
     expect(seen['true-client-ip']).toBe('203.0.113.9');
     expect(seen['x-forwarded-for']).toBe('127.0.0.1');
-    expect(seen.connection).toBe('Upgrade');
+    expect(seen.connection?.toLowerCase()).toBe('upgrade');
     expect(seen.upgrade).toBe('websocket');
+  });
+
+  test('from an untrusted peer, forged forwarding fields are not passed on', async () => {
+    const port = await serveProxy('/', {}, ['127.0.0.1/32']);
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/forged`, {
+      localAddress: '127.0.0.2',
+      headers: { 'X-Forwarded-Proto': 'https', 'True-Client-IP': '6.6.6.6', 'section-io-id': 'x' },
+    });
+    await once(ws, 'message');
+    ws.terminate();
+    const seen = upgradeHeaders.at(-1) as http.IncomingHttpHeaders;
+    expect([seen['true-client-ip'], seen['x-forwarded-proto'], seen['section-io-id']]).toEqual([
+      '127.0.0.2',
+      'http',
+      undefined,
+    ]);
+  });
+
+  test('hooks see upgrades: onProxyRequest edits the upgrade request, onProxyResponse the 101', async () => {
+    const seen: boolean[] = [];
+    const port = await serveProxy('/', {
+      onProxyRequest: (proxyReq, req) => {
+        seen.push(proxyReq.upgrade);
+        proxyReq.headers['x-hooked'] = req.path;
+      },
+      onProxyResponse: (proxyRes) => {
+        seen.push(proxyRes.upgrade, proxyRes.status === 101);
+        proxyRes.headers['x-edge'] = 'yes';
+      },
+    });
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/hooked`);
+    const greeting = once(ws, 'message');
+    const [res] = (await once(ws, 'upgrade')) as [http.IncomingMessage];
+    expect(res.headers['x-edge']).toBe('yes');
+    await greeting;
+    ws.terminate();
+    expect(upgradeHeaders.at(-1)?.['x-hooked']).toBe('/hooked');
+    expect(seen).toEqual([true, true, true]);
   });
 
   test('mounted at a subpath: the full path goes upstream; forceHttps applies', async () => {

@@ -10,6 +10,7 @@ import {
   sha256,
   shut,
   startEchoUpstream,
+  type Echo,
   type EchoUpstream,
 } from './helpers/echo-upstream';
 
@@ -27,6 +28,8 @@ afterEach(async () => {
 /** Serve an Express app built by `build` on 127.0.0.1 and return its port. */
 async function serveApp(build: (app: express.Express) => void): Promise<number> {
   const app = express();
+  // The test client is a loopback peer: trusted, as the platform's nginx front is.
+  app.set('trust proxy', 'loopback');
   build(app);
   const server = http.createServer(app);
   servers.push(server);
@@ -132,21 +135,31 @@ describe('request headers', () => {
     expect(echo.headers['x-dup']).toBe('1, 2');
   });
 
-  test('X-Forwarded-Proto: first value only; forceHttps sends https; absent stays absent', async () => {
+  test('X-Forwarded-Proto: one value, the scheme the app trusts; forceHttps sends https', async () => {
     const plain = await proxyPort();
     const forced = await proxyPort({ forceHttps: true });
-    const cases: [number, string[], string | undefined][] = [
+    const withProto = await serveApp((app) => {
+      app.use((req, _res, next) => {
+        Object.assign(req, { proto: 'https' }); // as forwardedProto() sets it
+        next();
+      });
+      app.use(nextHopProxy({ target: upstream.url }));
+    });
+    const cases: [number, string[], string][] = [
       [plain, ['X-Forwarded-Proto', 'http'], 'http'],
       [plain, ['X-Forwarded-Proto', 'https, http'], 'https'],
+      [plain, ['X-Forwarded-Proto', 'HTTPS'], 'https'],
       [plain, ['X-Forwarded-Proto', 'https', 'X-Forwarded-Proto', 'http'], 'https'],
-      [plain, [], undefined],
+      [plain, ['X-Forwarded-Proto', 'wss'], 'http'],
+      [plain, [], 'http'],
       [forced, ['X-Forwarded-Proto', 'http'], 'https'],
       [forced, [], 'https'],
+      [withProto, ['X-Forwarded-Proto', 'http'], 'https'],
     ];
     for (const [port, headers, expected] of cases) {
       const echo = (await send(port, { headers: ['Host', 'h', ...headers] })).json();
-      expect(echo.headers['x-forwarded-proto']).toBe(expected);
-      expect(echo.rawHeaders.filter((h) => /^x-forwarded-proto$/i.test(h)).length).toBe(expected ? 1 : 0);
+      expect([headers, echo.headers['x-forwarded-proto']]).toEqual([headers, expected]);
+      expect(echo.rawHeaders.filter((h) => /^x-forwarded-proto$/i.test(h)).length).toBe(1);
     }
   });
 
@@ -229,31 +242,72 @@ describe('request headers', () => {
     }
   });
 
-  test('onProxyRequest edits upstream fields; onProxyResponse edits response fields', async () => {
+  test('onProxyRequest edits method, path and fields; onProxyResponse edits response fields', async () => {
+    const seen: unknown[] = [];
     const port = await proxyPort({
       onProxyRequest: (proxyReq, req) => {
-        proxyReq.setHeader('X-Added', `for ${req.method}`);
-        proxyReq.removeHeader('cookie');
+        seen.push({ ...proxyReq, headers: { ...proxyReq.headers } });
+        proxyReq.headers['x-added'] = `for ${req.method}`;
+        delete proxyReq.headers.cookie;
+        proxyReq.path = `/rewritten${proxyReq.path}`;
+        proxyReq.method = 'PUT';
       },
-      onProxyResponse: (proxyRes, _req, res) => {
+      onProxyResponse: (proxyRes, req) => {
+        seen.push(proxyRes.status);
         proxyRes.headers['cache-control'] = 'no-store';
         delete proxyRes.headers['x-upstream'];
-        res.setHeader('X-From-Hook', '1');
+        req.res?.setHeader('X-From-Hook', '1');
       },
     });
     const reply = await send(port, {
       method: 'POST',
+      path: '/p?q=1',
       headers: { Cookie: 'a=1', 'Content-Type': 'text/plain', 'X-Forwarded-For': '1.1.1.1' },
       body: 'hello',
     });
     const echo = reply.json();
+    expect(seen[0]).toMatchObject({
+      method: 'POST',
+      path: '/p?q=1',
+      upgrade: false,
+      headers: { cookie: 'a=1', 'x-forwarded-for': '1.1.1.1, 127.0.0.1', 'true-client-ip': '127.0.0.1' },
+    });
+    expect(seen[1]).toBe(200);
+    expect([echo.method, echo.url]).toEqual(['PUT', '/rewritten/p?q=1']);
     expect(echo.headers['x-added']).toBe('for POST');
     expect(echo.headers.cookie).toBeUndefined();
-    expect(echo.headers['x-forwarded-for']).toBe('1.1.1.1, 127.0.0.1');
+    expect(echo.headers['content-length']).toBe('5');
     expect(echo.body).toBe('hello');
     expect(reply.headers['cache-control']).toBe('no-store');
     expect(reply.headers['x-upstream']).toBeUndefined();
     expect(reply.headers['x-from-hook']).toBe('1');
+  });
+
+  test('a hook that sets a field HTTP forbids: next(err) ERR_NEXTHOP_BAD_PROXY_REQUEST, nothing sent', async () => {
+    const requests: string[] = [];
+    const onRequest = (req: http.IncomingMessage) => requests.push(req.url ?? '');
+    upstream.events.on('request', onRequest);
+    const codes: string[] = [];
+    const port = await serveApp((app) => {
+      app.use(
+        nextHopProxy({
+          target: upstream.url,
+          onProxyRequest: (proxyReq) => {
+            proxyReq.headers['x-bad'] = 'a\r\nInjected: 1';
+          },
+        }),
+      );
+      app.use(
+        (err: NexthopError, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+          codes.push(err.code);
+          res.status(err.status).end();
+        },
+      );
+    });
+    expect((await send(port, { path: '/forbidden' })).status).toBe(500);
+    upstream.events.off('request', onRequest);
+    expect(codes).toEqual(['ERR_NEXTHOP_BAD_PROXY_REQUEST']);
+    expect(requests).not.toContain('/forbidden');
   });
 
   test.each(['onProxyRequest', 'onProxyResponse'] as const)(
@@ -298,6 +352,66 @@ test('a client gone before the proxy runs: nothing is sent upstream', async () =
   expect(recorded[0]).toEqual({ error: 'ERR_NEXTHOP_CLIENT_ABORTED', ms: 0 });
 });
 
+describe('forwarding fields come only from trusted peers', () => {
+  /** GET through an app trusting only 127.0.0.1, from `localAddress`; resolves with the echo. */
+  async function fromPeer(localAddress: string, headers: Record<string, string>): Promise<Echo> {
+    const app = express();
+    app.set('trust proxy', '127.0.0.1');
+    app.use(nextHopProxy({ target: upstream.url }));
+    const server = http.createServer(app);
+    servers.push(server);
+    const port = await listen(server);
+    return new Promise((resolve, reject) => {
+      const req = http.get({ host: '127.0.0.1', port, localAddress, headers, agent: false }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c));
+        res.on('end', () => resolve(JSON.parse(text) as Echo));
+      });
+      req.on('error', reject);
+    });
+  }
+
+  const forged = {
+    'True-Client-IP': '6.6.6.6',
+    'X-Forwarded-Proto': 'https',
+    'X-Forwarded-For': '6.6.6.6',
+    'Section-IO-Geo-Country-Code': 'ZZ',
+    'section-io-id': 'forged-id',
+  };
+
+  test('an untrusted peer: its True-Client-IP, X-Forwarded-Proto and section-io-* fields are not passed on', async () => {
+    const echo = await fromPeer('127.0.0.2', forged);
+    expect(echo.headers['true-client-ip']).toBe('127.0.0.2');
+    expect(echo.headers['x-forwarded-proto']).toBe('http');
+    expect(echo.headers['section-io-geo-country-code']).toBeUndefined();
+    expect(echo.headers['section-io-id']).toBeUndefined();
+    // X-Forwarded-For is a list: the peer is appended, so next-hop sees who sent the rest.
+    expect(echo.headers['x-forwarded-for']).toBe('6.6.6.6, 127.0.0.2');
+  });
+
+  test('a trusted peer: the same fields are passed on', async () => {
+    const echo = await fromPeer('127.0.0.1', forged);
+    expect(echo.headers['true-client-ip']).toBe('6.6.6.6');
+    expect(echo.headers['x-forwarded-proto']).toBe('https');
+    expect(echo.headers['section-io-geo-country-code']).toBe('ZZ');
+    expect(echo.headers['section-io-id']).toBe('forged-id');
+  });
+
+  test('without an Express app (a plain node server) no peer is trusted', async () => {
+    const proxy = nextHopProxy({ target: upstream.url });
+    const server = http.createServer((req, res) =>
+      proxy(req as express.Request, res as express.Response, () => {}),
+    );
+    servers.push(server);
+    const echo = (await send(await listen(server), { headers: forged })).json();
+    expect([echo.headers['true-client-ip'], echo.headers['x-forwarded-proto']]).toEqual([
+      '127.0.0.1',
+      'http',
+    ]);
+    expect(echo.headers['section-io-id']).toBeUndefined();
+  });
+});
+
 describe('bodies', () => {
   test('a body consumed by express.json / urlencoded / text / raw is re-sent with the right Content-Length', async () => {
     const port = await serveApp((app) => {
@@ -329,6 +443,29 @@ describe('bodies', () => {
       expect(echo.headers['content-length']).toBe(String(echo.bodyLength));
       expect(echo.headers['transfer-encoding']).toBeUndefined();
     }
+  });
+
+  test('Expect: 100-continue is answered here; next-hop gets the body without Expect', async () => {
+    const port = await proxyPort();
+    const echo = await new Promise<Echo>((resolve, reject) => {
+      const req = http.request(
+        {
+          host: '127.0.0.1',
+          port,
+          method: 'PUT',
+          path: '/continue',
+          headers: { Expect: '100-continue', 'Content-Length': 5 },
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c));
+          res.on('end', () => resolve(JSON.parse(text) as Echo));
+        },
+      );
+      req.on('continue', () => req.end('hello'));
+      req.on('error', reject);
+    });
+    expect([echo.body, echo.headers.expect]).toEqual(['hello', undefined]);
   });
 
   test('text in a latin1 charset is re-encoded in that charset', async () => {
@@ -498,7 +635,7 @@ describe('options are checked at creation', () => {
     [
       'unknown option',
       () => nextHopProxy({ targt: 'http://x' } as never),
-      /unknown option "targt"; known options: target/,
+      /unknown option "targt" \(did you mean target\?\); known options: target, forceHttps/,
     ],
     [
       'hpm option changeOrigin',
@@ -535,24 +672,34 @@ describe('options are checked at creation', () => {
       /connectTimeout must be an integer/,
     ],
     [
-      'freeSocketTimeout type',
-      () => nextHopProxy({ target: 'http://x', freeSocketTimeout: NaN }),
-      /freeSocketTimeout must be an integer/,
+      'keepAliveTimeout type',
+      () => nextHopProxy({ target: 'http://x', keepAliveTimeout: NaN }),
+      /keepAliveTimeout must be an integer number of milliseconds/,
     ],
     [
-      'maxSockets type',
-      () => nextHopProxy({ target: 'http://x', maxSockets: '8' as never }),
-      /maxSockets must be an integer/,
+      'healthTimeout type',
+      () => nextHopProxy({ target: 'http://x', healthTimeout: '3s' as never }),
+      /healthTimeout must be an integer number of milliseconds/,
     ],
     [
-      'agent type',
-      () => nextHopProxy({ target: 'http://x', agent: {} as never }),
-      /agent must be an http.Agent/,
+      'connections type',
+      () => nextHopProxy({ target: 'http://x', connections: '8' as never }),
+      /connections must be an integer/,
     ],
     [
-      'agent with tuning',
-      () => nextHopProxy({ target: 'http://x', agent: new http.Agent(), maxSockets: 4 }),
-      /maxSockets cannot be combined with agent/,
+      'agent (removed)',
+      () => nextHopProxy({ target: 'http://x', agent: new http.Agent() } as never),
+      /"agent" is not supported: the proxy runs on an undici pool; tune it with connections/,
+    ],
+    [
+      'maxSockets (renamed)',
+      () => nextHopProxy({ target: 'http://x', maxSockets: 4 } as never),
+      /"maxSockets" is not supported: it is called connections/,
+    ],
+    [
+      'freeSocketTimeout (renamed)',
+      () => nextHopProxy({ target: 'http://x', freeSocketTimeout: 4 } as never),
+      /"freeSocketTimeout" is not supported: it is called keepAliveTimeout/,
     ],
     [
       'pathFilter type',
@@ -602,9 +749,14 @@ describe('options are checked at creation', () => {
       /connectTimeout must be from 1/,
     ],
     [
-      'maxSockets 0',
-      () => nextHopProxy({ target: 'http://x', maxSockets: 0 }),
-      /maxSockets must be from 1 to 65535, got 0/,
+      'connections 0',
+      () => nextHopProxy({ target: 'http://x', connections: 0 }),
+      /connections must be from 1 to 65535, got 0/,
+    ],
+    [
+      'healthTimeout 0',
+      () => nextHopProxy({ target: 'http://x', healthTimeout: 0 }),
+      /healthTimeout must be from 1 to 2147483647 ms, got 0/,
     ],
   ])('RangeError: %s', (_name, create, message) => {
     expect(create).toThrow(RangeError);
@@ -635,11 +787,14 @@ describe('options are checked at creation', () => {
     }
   });
 
-  test('the handler is named and exposes upgrade() and its agent', () => {
+  test('the handler is named and exposes upgrade(), upstreamSockets() and close()', async () => {
     const proxy = nextHopProxy({ target: 'http://127.0.0.1:1' });
     expect(proxy.name).toBe('nextHopProxyMiddleware');
     expect(typeof proxy.upgrade).toBe('function');
-    expect(proxy.agent).toBeInstanceOf(http.Agent);
-    expect(nextHopProxy({ target: new URL('http://[::1]:8080') }).agent).toBeInstanceOf(http.Agent);
+    expect(proxy.upstreamSockets()).toEqual({ busy: 0, idle: 0, queued: 0 });
+    await proxy.close();
+    const v6 = nextHopProxy({ target: new URL('http://[::1]:8080') });
+    expect(v6.upstreamSockets()).toEqual({ busy: 0, idle: 0, queued: 0 });
+    await v6.close();
   });
 });

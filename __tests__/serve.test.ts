@@ -265,27 +265,29 @@ describe('serve: a pipelined connection the client drops', () => {
 });
 
 describe('serve refuses what the platform does not speak', () => {
-  test.each(['key', 'cert', 'pfx', 'https', 'http2', 'allowHTTP1'])('TLS/HTTP2 option %j', (name) => {
-    const call = () => serve(testApp(), { [name]: 'x' } as never);
-    expect(call).toThrow(NexthopError);
-    expect(call).toThrow(/speak TLS or HTTP\/2.*plain HTTP\/1\.1/);
-    try {
-      call();
-    } catch (err) {
-      expect((err as NexthopError).code).toBe('ERR_NEXTHOP_NOT_PLAIN_HTTP');
-    }
+  test.each(['key', 'cert', 'pfx', 'https', 'http2', 'allowHTTP1'])('TLS/HTTP2 option %j', async (name) => {
+    const served = serve(testApp(), { [name]: 'x' } as never);
+    await expect(served).rejects.toThrow(NexthopError);
+    await expect(served).rejects.toThrow(/speak TLS or HTTP\/2.*plain HTTP\/1\.1/);
+    await expect(served).rejects.toMatchObject({ code: 'ERR_NEXTHOP_NOT_PLAIN_HTTP' });
   });
 
-  test('a server instead of an app', () => {
-    expect(() => serve(http.createServer() as never)).toThrow(/pass the app, not a server/);
-    expect(() => serve(undefined as never)).toThrow(TypeError);
+  test('a server instead of an app', async () => {
+    await expect(serve(http.createServer() as never)).rejects.toThrow(/pass the app, not a server/);
+    await expect(serve(undefined as never)).rejects.toThrow(TypeError);
   });
 
   test.each([
-    [{ port: -1 }, RangeError, /port must be an integer from 0 to 65535/],
+    [{ port: -1 }, RangeError, /port must be an integer from 0 to 65535, got -1/],
     [{ port: 70000 }, RangeError, /port must be an integer/],
-    [{ port: 1.5 }, RangeError, /port must be an integer/],
-    [{ keepAliveTimeout: '5s' }, TypeError, /keepAliveTimeout must be an integer number of milliseconds/],
+    [{ port: 1.5 }, TypeError, /port must be an integer from 0 to 65535, got 1.5/],
+    [{ port: 'abc' }, TypeError, /port must be an integer from 0 to 65535, got "abc"/],
+    [{ port: '8080' }, TypeError, /port must be an integer from 0 to 65535, got "8080"/],
+    [
+      { keepAliveTimeout: '5s' },
+      TypeError,
+      /keepAliveTimeout must be an integer number of milliseconds, got "5s"/,
+    ],
     [{ keepAliveTimeout: 0 }, RangeError, /keepAliveTimeout must be from 1/],
     [{ shutdownTimeout: -5 }, RangeError, /shutdownTimeout must be from 0/],
     [{ drainDelay: 1.5 }, TypeError, /drainDelay must be an integer/],
@@ -295,9 +297,28 @@ describe('serve refuses what the platform does not speak', () => {
       /appPaths was removed; every request goes through the app at the same speed/,
     ],
     [{ appPaths: undefined }, TypeError, /appPaths was removed/],
-  ])('options %j', (options, type, message) => {
-    expect(() => serve(testApp(), options as never)).toThrow(type);
-    expect(() => serve(testApp(), options as never)).toThrow(message);
+    [
+      { prot: 1 },
+      TypeError,
+      /^nexthop serve: unknown option "prot" \(did you mean port\?\); known options: port, host,/,
+    ],
+    [{ Port: 1 }, TypeError, /unknown option "Port" \(did you mean port\?\)/],
+    [{ shutdownTimout: 1 }, TypeError, /unknown option "shutdownTimout" \(did you mean shutdownTimeout\?\)/],
+    [{ verbose: true }, TypeError, /^nexthop serve: unknown option "verbose"; known options: port, host,/],
+  ])('options %j reject with %p', async (options, type, message) => {
+    const served = serve(testApp(), options as never);
+    await expect(served).rejects.toThrow(type);
+    await expect(served).rejects.toThrow(message);
+  });
+
+  test('serve() never throws synchronously: a bad value is a rejection .catch() sees', async () => {
+    let served: Promise<unknown> | undefined;
+    expect(() => (served = serve(testApp(), { workers: 0 }))).not.toThrow();
+    const caught = await served!.catch((err: unknown) => err);
+    expect(caught).toBeInstanceOf(RangeError);
+    expect((caught as Error).message).toBe(
+      'nexthop serve: workers must be from 1 to 1024 (or "auto"), got 0',
+    );
   });
 
   test('a port in use rejects with ERR_NEXTHOP_LISTEN and the fix', async () => {

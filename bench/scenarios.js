@@ -78,6 +78,12 @@ const SCENARIOS = [
     server: 'node-pipe-proxy.js',
   },
   {
+    id: 'node-undici-proxy',
+    group: 'proxy',
+    title: 'node http + undici Pool proxy (no framework)',
+    server: 'node-undici-proxy.js',
+  },
+  {
     id: 'fastify-proxy',
     group: 'proxy',
     peer: true,

@@ -1,5 +1,6 @@
 import express from 'express';
 import type { Application } from 'express';
+import { checkOptions, optionNames } from './check-options';
 import { loadConfig, type Config } from './config';
 import { setAppContext } from './context';
 import { NexthopError } from './errors';
@@ -49,6 +50,19 @@ export interface CreateAppOptions {
   requireHttps?: RequireHttpsOptions | boolean;
 }
 
+const KNOWN_OPTIONS = optionNames<CreateAppOptions>({
+  config: true,
+  logger: true,
+  trustedProxies: true,
+  accessLog: true,
+  clientIp: true,
+  forwardedProto: true,
+  requestId: true,
+  geo: true,
+  securityHeaders: true,
+  requireHttps: true,
+});
+
 /** Config and logger for a new app; a bad environment or log folder fails start-up cleanly. */
 export function startupContext(options: { config?: Config; logger?: Logger }): {
   config: Config;
@@ -70,8 +84,9 @@ export function startupContext(options: { config?: Config; logger?: Logger }): {
  * limited to the platform's private network so `req.ip`, `req.protocol` and `req.secure`
  * tell the truth, and the request-context middleware mounted in order.
  *
- * Throws `ConfigError` (`ERR_NEXTHOP_CONFIG`) for bad environment variables and
- * `NexthopError` (`ERR_NEXTHOP_LOG_DIR`) when the log folder is not writable.
+ * Throws `ConfigError` (`ERR_NEXTHOP_CONFIG`) for bad environment variables,
+ * `NexthopError` (`ERR_NEXTHOP_LOG_DIR`) when the log folder is not writable, and a
+ * `TypeError` for an unknown option, naming the closest known one.
  *
  * @example
  * const app = createApp();
@@ -81,9 +96,7 @@ export function startupContext(options: { config?: Config; logger?: Logger }): {
  * serve(app);
  */
 export function createApp(options: Readonly<CreateAppOptions> = {}): Application {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError('nexthop createApp: options must be an object, e.g. createApp({ config })');
-  }
+  checkOptions('createApp', options, KNOWN_OPTIONS);
   // One compiled trust for Express and every middleware. Never `true`: an app reached
   // directly from the internet must not take a client's word for its own address.
   const trust = compileTrust(options.trustedProxies, 'createApp');

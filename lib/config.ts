@@ -1,5 +1,6 @@
 import net from 'node:net';
 import path from 'node:path';
+import { suggestion } from './check-options';
 import { ConfigError } from './errors';
 
 /** Env variable set in each worker forked by serve()'s cluster supervisor: its slot number, 1…workers, kept by its replacements. */
@@ -110,7 +111,9 @@ function parseLogDir(value: string): Parsed<string> {
 function parseLogLevel(value: string): Parsed<LogLevel> {
   const level = value.trim().toLowerCase();
   if ((LOG_LEVELS as readonly string[]).includes(level)) return { value: level as LogLevel };
-  return { problem: `LOG_LEVEL=${show(value)} is not a level: use one of ${LOG_LEVELS.join(', ')}` };
+  return {
+    problem: `LOG_LEVEL=${show(value)} is not a level${suggestion(level, LOG_LEVELS)}: use one of ${LOG_LEVELS.join(', ')}`,
+  };
 }
 
 function parseWorkers(value: string): Parsed<number | 'auto'> {

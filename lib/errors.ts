@@ -19,10 +19,18 @@ export const ERROR_CODES = {
   ERR_NEXTHOP_UPSTREAM_DNS: 502,
   /** Any other failure talking to next-hop before a response arrived. */
   ERR_NEXTHOP_UPSTREAM: 502,
+  /** next-hop's response broke HTTP/1.1's rules (status line, fields, framing); its connection was closed. */
+  ERR_NEXTHOP_UPSTREAM_MALFORMED: 502,
   /** next-hop did not connect or answer within the proxy timeout. */
   ERR_NEXTHOP_UPSTREAM_TIMEOUT: 504,
   /** next-hop's response broke off after its headers were sent. */
   ERR_NEXTHOP_UPSTREAM_ABORTED: 502,
+  /**
+   * nextHopProxy cannot send the request as middleware left it: a method, path or header
+   * value with characters HTTP forbids (e.g. a line break in `req.id`), or a field a hook set
+   * that the proxy frames itself. Nothing is sent to next-hop.
+   */
+  ERR_NEXTHOP_BAD_PROXY_REQUEST: 500,
   /** The request body was read by earlier middleware into a form nextHopProxy cannot re-send. */
   ERR_NEXTHOP_BODY_CONSUMED: 500,
   /**

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { debuglog } from 'node:util';
+import { consoleStreams } from './console-stream';
 
 const debug = debuglog('nexthop:log-file');
 
@@ -39,14 +40,17 @@ function flushAllOnExit(): void {
  * exits and nothing is left for an 'exit' hook to lose. Rotation happens only between
  * lines (no line is torn across files) and keeps at most `maxFiles` old files.
  *
- * One instance per path in a process ({@link acquireLineFile}); never share a path across
- * processes (see the multi-process rule in docs/logging.md).
+ * One instance per path in a process ({@link acquireLineFile}). Two processes may share a
+ * path for a while (a replacement worker appends to the files of the one it replaces while
+ * that one drains): each batch is one append, and rotation goes by the file on disk.
  */
 export class LineFile {
   readonly path: string;
   private readonly options: LineFileOptions;
   private fd: number;
-  private size: number;
+  private size = 0;
+  /** Size at which the file rotates: maxSize, or further on after a rotation failed. */
+  private limit: number;
   /** Lines not yet encoded (fewer than BATCH characters). */
   private pending = '';
   /** Encoded lines waiting to be written; room past HIGH_WATER for one batch (3 bytes a unit). */
@@ -60,7 +64,7 @@ export class LineFile {
     this.path = path;
     this.options = options;
     this.fd = fs.openSync(path, 'a');
-    this.size = fs.fstatSync(this.fd).size;
+    this.limit = options.maxSize;
   }
 
   /** Append one line; `line` must end with "\n" and contain no other newline. */
@@ -120,10 +124,10 @@ export class LineFile {
 
   /** Write `data`, rotating at line boundaries whenever the next bytes would pass maxSize. */
   private writeRotating(data: Buffer): void {
-    const { maxSize } = this.options;
+    this.followPath();
     let offset = 0;
     while (offset < data.length) {
-      const room = maxSize - this.size;
+      const room = this.limit - this.size;
       if (data.length - offset <= room) {
         this.writeAll(data, offset, data.length);
         return;
@@ -139,7 +143,7 @@ export class LineFile {
       }
       this.writeAll(data, offset, end);
       offset = end;
-      if (offset < data.length) this.rotate();
+      if (offset < data.length && !this.rotate()) return this.writeAll(data, offset, data.length);
     }
   }
 
@@ -158,31 +162,77 @@ export class LineFile {
     let lines = 0;
     for (let i = data.indexOf(NEWLINE, from); i !== -1 && i < to; i = data.indexOf(NEWLINE, i + 1)) lines++;
     this.dropped += lines;
-    process.stderr.write(
+    consoleStreams().stderr.write(
       `nexthop logger: cannot write to ${this.path} (${err.code ?? 'error'}: ${err.message}); ` +
         `${this.dropped} line(s) lost so far\n`,
     );
   }
 
-  /** name → name.1 → … → name.maxFiles (the oldest is replaced), then a fresh name. */
-  private rotate(): void {
-    debug('rotate %s at %d bytes', this.path, this.size);
-    fs.closeSync(this.fd);
+  /**
+   * name → name.1 → … → name.maxFiles (the oldest is replaced), then a fresh name. Done under
+   * a lock file, as another process may write the same path: false when that one is rotating
+   * it right now, or when no file with more room came of it (the folder is gone): the rest
+   * of the batch then goes to the current file.
+   */
+  private rotate(): boolean {
+    const roomBefore = this.limit - this.size;
+    const lock = `${this.path}.lock`;
+    if (!takeLock(lock)) return false;
     try {
-      const { maxFiles } = this.options;
+      // Unless the other writer has rotated it already: then just go on in the fresh file.
+      if (!this.rotatedElsewhere()) this.shiftFiles();
+      this.followPath();
+    } finally {
+      releaseLock(lock);
+    }
+    return this.limit - this.size > roomBefore;
+  }
+
+  private shiftFiles(): void {
+    debug('rotate %s at %d bytes', this.path, this.size);
+    const { maxFiles, maxSize } = this.options;
+    try {
       if (maxFiles === 0) fs.unlinkSync(this.path);
       for (let i = maxFiles - 1; i >= 1; i--) renameIfExists(`${this.path}.${i}`, `${this.path}.${i + 1}`);
       if (maxFiles > 0) fs.renameSync(this.path, `${this.path}.1`);
+      this.limit = maxSize;
     } catch (err) {
-      // Keep writing to the same file rather than lose lines; the bound is exceeded, loudly.
+      // Keep writing to the same file rather than lose lines; the bound is exceeded, loudly,
+      // and the next attempt waits for another maxSize.
       const e = err as NodeJS.ErrnoException;
-      process.stderr.write(
+      consoleStreams().stderr.write(
         `nexthop logger: cannot rotate ${this.path} (${e.code ?? 'error'}: ${e.message})\n`,
       );
+      this.limit = this.size + maxSize;
     }
-    this.fd = fs.openSync(this.path, 'a');
-    // After a failed rotation, count from zero so the next attempt waits another maxSize.
-    this.size = 0;
+  }
+
+  /**
+   * Write to the file now at `path`, sized from the disk: another process may append to it
+   * and rotate it too (a replacement worker beside the one it replaces).
+   */
+  private followPath(): void {
+    if (this.rotatedElsewhere()) {
+      try {
+        const fd = fs.openSync(this.path, 'a');
+        fs.closeSync(this.fd);
+        this.fd = fd;
+        this.limit = this.options.maxSize;
+      } catch (err) {
+        // The folder itself is gone: keep the open file rather than throw into the app.
+        debug('cannot reopen %s: %s', this.path, (err as Error).message);
+      }
+    }
+    this.size = fs.fstatSync(this.fd).size;
+  }
+
+  /** True when `path` is no longer the file this instance writes (rotated or removed). */
+  private rotatedElsewhere(): boolean {
+    try {
+      return fs.statSync(this.path).ino !== fs.fstatSync(this.fd).ino;
+    } catch {
+      return true;
+    }
   }
 
   private appendClosed(line: string): void {
@@ -206,6 +256,37 @@ export class LineFile {
     if (this.fd >= 0) fs.closeSync(this.fd);
     this.fd = -1;
     if (open.get(this.path) === this) open.delete(this.path);
+  }
+}
+
+/** A rotation takes milliseconds: a lock this old was left by a process that died in one. */
+const STALE_LOCK = 10_000;
+
+/** Create `lock` exclusively; false while another process holds it. */
+function takeLock(lock: string): boolean {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.closeSync(fs.openSync(lock, 'wx'));
+      return true;
+    } catch (err) {
+      // No lock can be made here at all: rotate without one rather than never.
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return true;
+    }
+    try {
+      if (Date.now() - fs.statSync(lock).mtimeMs < STALE_LOCK) return false;
+      fs.rmSync(lock, { force: true });
+    } catch {
+      return false;
+    }
+  }
+  return false;
+}
+
+function releaseLock(lock: string): void {
+  try {
+    fs.rmSync(lock, { force: true });
+  } catch (err) {
+    debug('cannot remove %s: %s', lock, (err as Error).message);
   }
 }
 

@@ -2,17 +2,16 @@ import cluster from 'node:cluster';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type * as Winston from 'winston';
-import type { Logger } from 'winston';
+import winston, { type Logger } from 'winston';
+import TransportStream from 'winston-transport';
+import { checkOptions, optionNames, suggestion } from './check-options';
 import { DEFAULT_LOG_DIR, LOG_LEVELS, WORKER_ID_ENV, type LogLevel } from './config';
+import { consoleStreams, noticeStdioTo } from './console-stream';
 import { NexthopError } from './errors';
 import { acquireLineFile, type LineFile } from './line-file';
-import { consoleFormat, directLines, lineFormat, loadWinston, normalize } from './log-format';
+import { consoleFormat, lineFormat, MESSAGE, normalize } from './log-format';
 
 export type { Logger } from 'winston';
-
-/** winston stores the formatted line under this symbol (triple-beam's MESSAGE). */
-const MESSAGE = Symbol.for('message');
 
 /** Default size in bytes at which a log file is rotated: 20 MiB. */
 export const DEFAULT_LOG_MAX_SIZE = 20 * 1024 * 1024;
@@ -21,9 +20,9 @@ export const DEFAULT_LOG_MAX_FILES = 5;
 /** Default longest time in ms a line waits in memory before it is written. */
 export const DEFAULT_LOG_FLUSH_INTERVAL = 100;
 /**
- * Environment variable a cluster primary sets for each worker (e.g. `w1`, `w2`): the
- * worker then writes `access.w1.log`, `app.w1.log`, `error.w1.log`, so no two processes
- * ever write or rotate the same file. No two live processes may share a value.
+ * Environment variable naming a process's files (e.g. `w1`: `access.w1.log`, `app.w1.log`,
+ * `error.w1.log`), so no two processes write or rotate the same file. No two live processes
+ * may share a value; a slot nexthop knows (`NODE_APP_INSTANCE`, serve()'s worker slot) is added.
  */
 export const LOG_SUFFIX_ENV = 'NEXTHOP_LOG_SUFFIX';
 
@@ -50,8 +49,9 @@ export interface LoggerOptions {
   /**
    * Per-process file name part: `'w1'` gives `access.w1.log`, `app.w1.log`, `error.w1.log`.
    * Letters, digits, `-` and `_`, at most 32.
-   * @default `NEXTHOP_LOG_SUFFIX` (plus `-worker-<id>` in a worker of serve()'s cluster), else
-   * `worker-<id>` in a cluster worker, else none
+   * @default `NEXTHOP_LOG_SUFFIX`, joined by the process's slot: `instance-<n>` under PM2
+   * (`NODE_APP_INSTANCE`), `worker-<slot>` in a worker of serve()'s cluster; none for a
+   * single process
    * @example createLogger({ suffix: `w${slot}` })
    */
   suffix?: string;
@@ -66,41 +66,37 @@ export interface LineSink {
   write(line: string): void;
 }
 
-const ACCESS_SINK = Symbol('nexthop.accessSink');
-const FILES = Symbol('nexthop.files');
+/** What a logger and its children share: its files, and where access lines go. */
+interface LoggerState {
+  files: LineFile[];
+  readonly access: LineSink | undefined;
+  /** Notes the console lines dropped so far and stops notices about stdout/stderr to app.log. */
+  unwatch: (() => void) | undefined;
+}
+const STATE = Symbol('nexthop.logger');
+type WithState = { [STATE]?: LoggerState };
 
-interface LoggerInternals {
-  [ACCESS_SINK]?: LineSink;
-  [FILES]?: LineFile[];
+/** A winston transport that appends each formatted line to a {@link LineFile}. */
+class LineFileTransport extends TransportStream {
+  constructor(
+    private readonly file: LineFile,
+    level?: LogLevel,
+  ) {
+    super({ level });
+  }
+
+  override log(info: Record<symbol, unknown>, next: () => void): void {
+    this.file.write(`${info[MESSAGE] as string}\n`);
+    next();
+  }
 }
 
-// winston exports the transport base class at runtime as `Transport`, typed as `transport`.
-type TransportClass = new (opts?: { level?: string }) => Winston.transport;
-type FileLineTransportClass = new (file: LineFile, level?: string) => Winston.transport;
-let FileLineTransport: FileLineTransportClass | undefined;
-
-/**
- * A winston transport that appends each formatted line to a {@link LineFile} (the class is
- * made when winston is first loaded).
- * @example fileLineTransport(acquireLineFile('/var/log/nodejs/app.log', options), 'info')
- */
-function fileLineTransport(file: LineFile, level?: string): Winston.transport {
-  FileLineTransport ??= class FileLineTransport extends (
-    (loadWinston() as unknown as { Transport: TransportClass }).Transport
-  ) {
-    readonly file: LineFile;
-
-    constructor(file: LineFile, level?: string) {
-      super({ level });
-      this.file = file;
-    }
-
-    override log(info: Record<string | symbol, unknown>, callback: () => void): void {
-      this.file.write(`${info[MESSAGE] as string}\n`);
-      callback();
-    }
-  };
-  return new FileLineTransport(file, level);
+/** A winston transport for the concise stdout stream, written through the guarded stdout. */
+class ConsoleTransport extends TransportStream {
+  override log(info: Record<symbol, unknown>, next: () => void): void {
+    consoleStreams().stdout.write(`${info[MESSAGE] as string}${os.EOL}`);
+    next();
+  }
 }
 
 /**
@@ -124,25 +120,19 @@ export function prepareLogDir(dir: string, files: readonly string[] = []): void 
       { cause: err },
     );
   };
-  try {
-    fs.mkdirSync(dir, { recursive: true });
-  } catch (err) {
-    fail(err as NodeJS.ErrnoException, 'the folder cannot be created');
-  }
+  const attempt = (what: string, action: () => void): void => {
+    try {
+      action();
+    } catch (err) {
+      fail(err as NodeJS.ErrnoException, what);
+    }
+  };
+  attempt('the folder cannot be created', () => fs.mkdirSync(dir, { recursive: true }));
   // Probe with a real append: access(W_OK) says yes for root on read-only mounts.
   const probe = path.join(dir, `.nexthop-probe-${process.pid}`);
-  try {
-    fs.closeSync(fs.openSync(probe, 'a'));
-    fs.unlinkSync(probe);
-  } catch (err) {
-    fail(err as NodeJS.ErrnoException, 'the folder is not writable');
-  }
+  attempt('the folder is not writable', () => (fs.closeSync(fs.openSync(probe, 'a')), fs.unlinkSync(probe)));
   for (const name of files) {
-    try {
-      fs.closeSync(fs.openSync(path.join(dir, name), 'a'));
-    } catch (err) {
-      fail(err as NodeJS.ErrnoException, `${name} cannot be appended to`);
-    }
+    attempt(`${name} cannot be appended to`, () => fs.closeSync(fs.openSync(path.join(dir, name), 'a')));
   }
 }
 
@@ -158,27 +148,42 @@ function checkCount(name: string, value: unknown, fallback: number, min: number,
 }
 
 /**
- * The file-name suffix of a process that sets none itself: `NEXTHOP_LOG_SUFFIX`, else
- * `worker-<id>` in a cluster worker. A worker forked by serve()'s supervisor inherits the
- * primary's environment, so a suffix set for the whole cluster gets the worker's part too
- * (`w7-worker-1`): two processes never share a file (each rotates its own).
+ * The file-name suffix of a process that names none itself: its stable slot, so N processes
+ * always write N sets of files and a replacement appends to the files of the process it
+ * replaces. `NODE_APP_INSTANCE` (PM2's instance number) gives `instance-<n>`; a worker of
+ * serve()'s cluster adds `worker-<slot>` (its `NEXTHOP_WORKER_ID`, kept by replacements);
+ * both follow `NEXTHOP_LOG_SUFFIX` when it is set (`w7-worker-1`). A plain node:cluster
+ * worker with none of these has no stable slot: `worker-<cluster.worker.id>`.
  */
 function defaultSuffix(fromEnv: string): string {
-  const worker = cluster.isWorker && cluster.worker ? `worker-${cluster.worker.id}` : '';
-  if (fromEnv === '') return worker;
-  return worker !== '' && process.env[WORKER_ID_ENV] !== undefined ? `${fromEnv}-${worker}` : fromEnv;
+  const parts = [fromEnv];
+  const instance = process.env.NODE_APP_INSTANCE;
+  // PM2 sets a whole number; other tools (node-config) give the variable other meanings.
+  if (instance !== undefined && /^\d{1,6}$/.test(instance)) parts.push(`instance-${instance}`);
+  const slot = cluster.isWorker ? process.env[WORKER_ID_ENV] : undefined;
+  if (slot !== undefined) parts.push(`worker-${slot}`);
+  else if (cluster.isWorker && cluster.worker && parts.join('') === '')
+    parts.push(`worker-${cluster.worker.id}`);
+  return parts.filter(Boolean).join('-');
 }
 
+const KNOWN_OPTIONS = optionNames<LoggerOptions>({
+  dir: true,
+  level: true,
+  console: true,
+  files: true,
+  maxSize: true,
+  maxFiles: true,
+  flushInterval: true,
+  suffix: true,
+});
+
 function compile(options: Readonly<LoggerOptions>) {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError(
-      "nexthop createLogger: options must be an object, e.g. createLogger({ dir: './logs' })",
-    );
-  }
+  checkOptions('createLogger', options, KNOWN_OPTIONS);
   const level = options.level ?? ((process.env.LOG_LEVEL?.trim().toLowerCase() || 'info') as LogLevel);
   if (!(LOG_LEVELS as readonly string[]).includes(level)) {
     throw new RangeError(
-      `nexthop createLogger: level "${String(level)}" is not one of ${LOG_LEVELS.join(', ')}`,
+      `nexthop createLogger: level "${String(level)}"${suggestion(String(level), LOG_LEVELS)} is not one of ${LOG_LEVELS.join(', ')}`,
     );
   }
   const consoleMode = options.console ?? (process.stdout.isTTY ? 'pretty' : 'json');
@@ -223,178 +228,54 @@ function compile(options: Readonly<LoggerOptions>) {
   };
 }
 
-/** `app.log` → `app.w1.log` for suffix `w1`. */
-function fileName(base: string, suffix: string): string {
-  return suffix ? `${base}.${suffix}.log` : `${base}.log`;
+/** The access, app and error files of a logger, checked first (see {@link prepareLogDir}). */
+function openFiles(c: ReturnType<typeof compile>): LineFile[] {
+  const names = ['access', 'app', 'error'].map((base) =>
+    c.suffix ? `${base}.${c.suffix}.log` : `${base}.log`,
+  );
+  prepareLogDir(c.dir, names);
+  return names.map((name) =>
+    acquireLineFile(path.join(c.dir, name), { ...c.rotation, immediate: name.startsWith('error.') }),
+  );
 }
 
 /**
- * Create nexthop's logger: `app.log` (level and above), `error.log` (errors with their
- * stack) and `access.log` (written by {@link accessLog}, one JSON line per request) under
- * the log folder, plus a concise stdout stream. The folder is checked first (see
- * {@link prepareLogDir}); files rotate by size and stay bounded.
+ * Create nexthop's logger, a winston Logger: `app.log` (level and above), `error.log`
+ * (errors with their stack) and `access.log` (written by {@link accessLog}, one JSON line
+ * per request) under the log folder, plus a concise stdout stream. The folder is checked
+ * first (see {@link prepareLogDir}); files rotate by size and stay bounded.
  *
  * @example
  * const logger = createLogger({ dir: './logs', level: 'debug' });
  * logger.info('ready', { port: 8080 });
  */
 export function createLogger(options: Readonly<LoggerOptions> = {}): Logger {
+  // First: from here on, an error of stdout or stderr is handled, even one met at start-up.
+  const { stdout } = consoleStreams();
   const c = compile(options);
-  const files: LineFile[] = [];
-  if (c.files) {
-    const names = ['access', 'app', 'error'].map((base) => fileName(base, c.suffix));
-    prepareLogDir(c.dir, names);
-    const [access, app, error] = names.map((name, i) =>
-      acquireLineFile(path.join(c.dir, name), { ...c.rotation, immediate: i === 2 }),
-    );
-    files.push(access, app, error);
+  const files = c.files ? openFiles(c) : [];
+  const transports: TransportStream[] =
+    files.length > 0 ? [new LineFileTransport(files[1]), new LineFileTransport(files[2], 'error')] : [];
+  if (c.consoleMode) {
+    const color = c.consoleMode === 'pretty' && !process.env.NO_COLOR;
+    transports.push(new ConsoleTransport({ format: consoleFormat(c.consoleMode, color) }));
   }
-  const internals: LoggerInternals = {
-    [FILES]: files,
-    [ACCESS_SINK]: files[0] ?? (c.consoleMode ? process.stdout : undefined),
-  };
-  const color = c.consoleMode === 'pretty' && !process.env.NO_COLOR;
-  // Lines of the plain shapes (the lifecycle lines serve() writes at `info`) are written here
-  // exactly as winston's pipeline below would write them, so they do not load winston.
-  const direct: DirectWriter = (level, args) => {
-    const lines = directLines(level, args, color);
-    if (lines === undefined) return false;
-    if (files.length > 0) {
-      files[1].write(`${lines.json}\n`);
-      if (level === 'error') files[2].write(`${lines.json}\n`);
-    }
-    if (c.consoleMode)
-      process.stdout.write(`${c.consoleMode === 'json' ? lines.json : lines.pretty()}${os.EOL}`);
-    return true;
-  };
-  return lazyLogger(
-    c.level,
-    internals,
-    () => {
-      const winston = loadWinston();
-      const transports: Winston.transport[] = [];
-      if (files.length > 0)
-        transports.push(fileLineTransport(files[1]), fileLineTransport(files[2], 'error'));
-      if (c.consoleMode) {
-        transports.push(new winston.transports.Console({ format: consoleFormat(c.consoleMode, color) }));
-      }
-      const logger = winston.createLogger({
-        level: c.level,
-        format: winston.format.combine(normalize(), lineFormat()),
-        transports,
-        exitOnError: false,
-      });
-      // Loggers with no transport at all would make winston warn on every line.
-      if (transports.length === 0) logger.silent = true;
-      // Child loggers (Object.create of this one) find the same files and access sink.
-      for (const key of [FILES, ACCESS_SINK] as const) {
-        Object.defineProperty(logger, key, { get: () => internals[key], enumerable: false });
-      }
-      return logger;
-    },
-    direct,
-  );
-}
-
-/** Writes one line of a call's arguments without winston; false when it cannot (see directLines). */
-type DirectWriter = (level: string, args: readonly unknown[]) => boolean;
-
-const LEVEL_RANK: ReadonlyMap<string, number> = new Map(LOG_LEVELS.map((level, rank) => [level, rank]));
-
-/** What a lazy logger and its lazy children share: the level, and whether winston is in use. */
-interface LazyRoot {
-  readonly threshold: number;
-  built: boolean;
-}
-
-/**
- * The winston logger `build()` makes, built on first real use. Until then, a call of a level
- * method below the level (`logger.debug()` at `info`) is a no-op, as winston's would be, and
- * `child()` returns another such stand-in (`req.log` makes one per request), and a root
- * logger's line of a plain shape (`logger.info('listening', { port })`) is written by
- * `direct` as winston would write it: winston is not loaded at all, so start-up does not pay
- * for it (about 20 ms). Anything else (another call shape, a child's line, `add()`,
- * `level = …`, events, `instanceof`) builds the logger and goes to it, so the object behaves
- * as the winston Logger it stands for.
- */
-function lazyLogger(
-  root: LazyRoot | LogLevel,
-  internals: LoggerInternals,
-  build: () => Logger,
-  direct?: DirectWriter,
-): Logger {
-  const shared: LazyRoot =
-    typeof root === 'string' ? { threshold: LEVEL_RANK.get(root) ?? 2, built: false } : root;
-  let real: Logger | undefined;
-  const methods = new Map<PropertyKey, { from: unknown; bound: unknown }>();
-  const directMethods = new Map<string, (...args: unknown[]) => Logger>();
-  /** `logger.<level>` before winston is built: the line written directly when its shape allows. */
-  const directMethod = (level: string, write: DirectWriter): ((...args: unknown[]) => Logger) => {
-    let method = directMethods.get(level);
-    if (method === undefined) {
-      method = (...args: unknown[]): Logger => {
-        // A reference taken before winston was built still goes to it once it is.
-        if (real !== undefined || shared.built || !write(level, args)) {
-          const logger = load();
-          (logger[level as LogLevel] as (...a: unknown[]) => unknown)(...args);
-        }
-        return proxy;
-      };
-      directMethods.set(level, method);
-    }
-    return method;
-  };
-  const load = (): Logger => {
-    if (real === undefined) {
-      real = build();
-      shared.built = true;
-    }
-    return real;
-  };
-  const own = (key: PropertyKey): key is typeof FILES | typeof ACCESS_SINK =>
-    key === FILES || key === ACCESS_SINK;
-  const proxy: Logger = new Proxy(internals as unknown as Logger, {
-    get(target, key) {
-      if (own(key)) return (target as unknown as LoggerInternals)[key];
-      if (real === undefined && !shared.built) {
-        if (key === 'child') return lazyChild;
-        const rank = typeof key === 'string' ? LEVEL_RANK.get(key) : undefined;
-        if (rank !== undefined && rank > shared.threshold) return skipLine;
-        if (rank !== undefined && direct !== undefined) return directMethod(key as string, direct);
-      }
-      const logger = load();
-      const value: unknown = Reflect.get(logger, key, logger);
-      if (typeof value !== 'function') return value;
-      // Methods run on the winston logger itself (its streams and events keep their `this`).
-      const cached = methods.get(key);
-      if (cached !== undefined && cached.from === value) return cached.bound;
-      const bound = (value as (...args: unknown[]) => unknown).bind(logger);
-      methods.set(key, { from: value, bound });
-      return bound;
-    },
-    set(target, key, value) {
-      if (own(key)) return Reflect.set(target, key, value);
-      return Reflect.set(load(), key, value);
-    },
-    has: (_target, key) => own(key) || Reflect.has(load(), key),
-    ownKeys: (target) => [...Reflect.ownKeys(load()), ...Reflect.ownKeys(target)],
-    getOwnPropertyDescriptor(target, key) {
-      if (own(key)) return Reflect.getOwnPropertyDescriptor(target, key);
-      const found = Reflect.getOwnPropertyDescriptor(load(), key);
-      return found && { ...found, configurable: true };
-    },
-    defineProperty: (target, key, descriptor) =>
-      Reflect.defineProperty(own(key) ? target : load(), key, descriptor),
-    deleteProperty: (target, key) => Reflect.deleteProperty(own(key) ? target : load(), key),
-    getPrototypeOf: () => Reflect.getPrototypeOf(load()),
+  const logger = winston.createLogger({
+    level: c.level,
+    format: winston.format.combine(normalize(), lineFormat()),
+    transports,
+    exitOnError: false,
   });
-  function skipLine(): Logger {
-    return proxy;
-  }
-  function lazyChild(meta: object): Logger {
-    return lazyLogger(shared, internals, () => load().child(meta));
-  }
-  return proxy;
+  // A logger with no transport at all would make winston warn on every line.
+  if (transports.length === 0) logger.silent = true;
+  const state: LoggerState = {
+    files,
+    access: files[0] ?? (c.consoleMode ? stdout : undefined),
+    unwatch: files.length > 0 ? noticeStdioTo(files[1]) : undefined,
+  };
+  // Child loggers (winston makes them with Object.create) find the same state.
+  Object.defineProperty(logger, STATE, { value: state });
+  return logger;
 }
 
 /**
@@ -403,7 +284,7 @@ function lazyLogger(
  * @example accessSinkOf(logger)?.write('{"method":"GET"}\n');
  */
 export function accessSinkOf(logger: Logger): LineSink | undefined {
-  return (logger as unknown as LoggerInternals)[ACCESS_SINK];
+  return (logger as WithState)[STATE]?.access;
 }
 
 /**
@@ -416,10 +297,11 @@ export function accessSinkOf(logger: Logger): LineSink | undefined {
 export async function closeLogger(logger: Logger): Promise<void> {
   // winston hands lines through its stream pipeline: let any queued one arrive first.
   await new Promise((resolve) => setImmediate(resolve));
-  const internals = logger as unknown as LoggerInternals;
-  const files = internals[FILES] ?? [];
-  internals[FILES] = [];
-  for (const file of files) file.release();
+  const state = (logger as WithState)[STATE];
+  if (state === undefined) return;
+  state.unwatch?.();
+  state.unwatch = undefined;
+  for (const file of state.files.splice(0)) file.release();
 }
 
 let root: Logger | undefined;

@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import { debuglog } from 'node:util';
 import type { Application } from 'express';
 import { startupContext } from './app';
+import { checkOptions, describe, optionNames } from './check-options';
 import { getAppContext } from './context';
 import { NexthopError } from './errors';
 import { ConnectionTracker } from './connections';
@@ -18,6 +19,7 @@ import {
   type Supervisor,
 } from './cluster';
 import { closeLogger, type Logger } from './logger';
+import { checkMounted } from './router-stack';
 import { startupError } from './startup';
 
 const debug = debuglog('nexthop:serve');
@@ -102,11 +104,29 @@ const NOT_PLAIN_HTTP = [
   'allowHTTP1',
 ];
 
+// appPaths stays known while serve() answers it with its own message.
+const KNOWN_OPTIONS = [
+  ...optionNames<Omit<ServeOptions, 'appPaths'>>({
+    port: true,
+    host: true,
+    keepAliveTimeout: true,
+    headersTimeout: true,
+    requestTimeout: true,
+    drainDelay: true,
+    shutdownTimeout: true,
+    handleSignals: true,
+    processGuards: true,
+    logger: true,
+    workers: true,
+  }),
+  'appPaths',
+];
+
 function checkMs(name: string, value: unknown, fallback: number, min = 0): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value)) {
     throw new TypeError(
-      `nexthop serve: ${name} must be an integer number of milliseconds, got ${String(value)}`,
+      `nexthop serve: ${name} must be an integer number of milliseconds, got ${describe(value)}`,
     );
   }
   if (value < min || value > 2_147_483_647) {
@@ -138,13 +158,13 @@ function validate(app: unknown, options: Readonly<ServeOptions>) {
         'the platform terminates TLS at the edge and talks plain HTTP/1.1 to the app on PORT. Remove it.',
     );
   }
-  if (
-    options.port !== undefined &&
-    (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535)
-  ) {
-    throw new RangeError(
-      `nexthop serve: port must be an integer from 0 to 65535, got ${String(options.port)}`,
-    );
+  checkOptions('serve', options, KNOWN_OPTIONS);
+  const { port } = options;
+  if (port !== undefined && (typeof port !== 'number' || !Number.isInteger(port))) {
+    throw new TypeError(`nexthop serve: port must be an integer from 0 to 65535, got ${describe(port)}`);
+  }
+  if (port !== undefined && (port < 0 || port > 65535)) {
+    throw new RangeError(`nexthop serve: port must be an integer from 0 to 65535, got ${port}`);
   }
   const keepAliveTimeout = checkMs(
     'keepAliveTimeout',
@@ -201,19 +221,19 @@ function installProcessGuards(logger: Logger, retire?: (reason: string) => unkno
     ? `worker ${process.env[WORKER_ID_ENV]} hands over to a replacement, finishes its requests and exits`
     : 'the process keeps answering';
   process.on('uncaughtException', (err) => {
-    logger.error(`uncaught exception; ${outcome}`, { err: describe(err), stack: stackOf(err) });
+    logger.error(`uncaught exception; ${outcome}`, { err: errorText(err), stack: stackOf(err) });
     retire?.('uncaught exception');
   });
   process.on('unhandledRejection', (reason) => {
     logger.error(`unhandled promise rejection; ${outcome}`, {
-      err: describe(reason),
+      err: errorText(reason),
       stack: stackOf(reason),
     });
     retire?.('unhandled promise rejection');
   });
 }
 
-function describe(err: unknown): string {
+function errorText(err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }
 function stackOf(err: unknown): string | undefined {
@@ -264,7 +284,12 @@ function createServer(app: Application, timing: Timing): NodeServer {
   });
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const handler = findUpgradeHandler(app, req.url ?? '/');
-    if (handler) return handler.upgrade(req, socket, head);
+    if (handler) {
+      // Express's request prototype, as the router gives every request: the proxy reads the
+      // app's `trust proxy` through req.app, and hooks see req.path and its kin.
+      Object.setPrototypeOf(req, (app as unknown as { request: object }).request);
+      return handler.upgrade(req, socket, head);
+    }
     // Another 'upgrade' listener of the user's (e.g. a ws server) may take it.
     if (server.listenerCount('upgrade') > 1) return;
     socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
@@ -320,7 +345,7 @@ function listen<T>(
   ready: (port: number) => T,
 ): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) => reject(startupError(listenError(err, port)));
+    const onError = (err: NodeJS.ErrnoException) => reject(listenError(err, port));
     server.once('error', onError);
     server.listen({ port, host }, () => {
       server.off('error', onError);
@@ -358,14 +383,29 @@ function guardProcess(
  * timeouts that outlive the front nginx, graceful shutdown on SIGTERM/SIGINT for rolling
  * deploys, process guards, WebSocket upgrades routed to the proxy, logs flushed at exit.
  *
+ * Every failure is a rejected promise, never a synchronous throw: bad options (TypeError /
+ * RangeError, including a nexthop factory mounted uncalled), a bad environment, a port in
+ * use. Left unhandled, the rejection prints one line to stderr and exits with code 1.
+ *
  * @example
  * const { port } = await serve(app);
  */
-export function serve(app: Application, options: Readonly<ServeOptions> = {}): Promise<ServeHandle> {
+export async function serve(app: Application, options: Readonly<ServeOptions> = {}): Promise<ServeHandle> {
+  try {
+    return await start(app, options);
+  } catch (err) {
+    throw startupError(err);
+  }
+}
+
+function start(app: Application, options: Readonly<ServeOptions>): Promise<ServeHandle> {
   const timing = validate(app, options);
+  const warnings = checkMounted(app);
   const context = getAppContext(app) ?? startupContext(options);
   const { config } = context;
   const logger = options.logger ?? context.logger;
+  // Once per app: in the primary of a cluster, not again in each worker.
+  if (!isSupervisedWorker()) for (const warning of warnings) logger.warn(warning);
   const { handleSignals = true, processGuards = true } = options;
   const workers = resolveWorkers('workers' in options ? options.workers : config.webConcurrency);
   if (workers !== undefined && cluster.isPrimary) {
@@ -383,7 +423,7 @@ export function serve(app: Application, options: Readonly<ServeOptions> = {}): P
     options.host ?? config.host,
     (port): ServeHandle => {
       target.server.on('error', (err) =>
-        logger.error('server error', { err: describe(err), stack: stackOf(err) }),
+        logger.error('server error', { err: errorText(err), stack: stackOf(err) }),
       );
       for (const notice of config.notices) if (options.port === undefined) logger.info(notice);
       logger.info(`listening on port ${port} (HTTP/1.1)`, {
@@ -438,7 +478,7 @@ function watchSignals(start: (signal: NodeJS.Signals) => Promise<void>, logger: 
     start(signal).then(
       () => process.exit(0),
       (err: unknown) => {
-        process.stderr.write(`nexthop: shutdown failed: ${describe(err)}\n`);
+        process.stderr.write(`nexthop: shutdown failed: ${errorText(err)}\n`);
         process.exit(1);
       },
     );

@@ -1,5 +1,5 @@
 import type { Request, RequestHandler } from 'express';
-import { checkBoolean, checkOptions, describe } from '../lib/check-options';
+import { checkBoolean, checkOptions, describe, markFactory } from '../lib/check-options';
 import { normalizeIp } from '../lib/ip';
 import { runStep, withStep } from '../lib/pipeline';
 import { requestGetters } from '../lib/request-getters';
@@ -88,7 +88,7 @@ export function clientFromForwardedFor(value: string, trust: Trust): string | un
  * app.use(clientIp({ trustedProxies: trust }));
  * app.get('/', (req, res) => res.send(req.clientIp));
  */
-export function clientIp(options: Readonly<ClientIpOptions> = {}): RequestHandler {
+export function clientIp(options: Readonly<ClientIpOptions> = {}, _notMiddleware?: never): RequestHandler {
   checkOptions('clientIp', options, KNOWN_OPTIONS);
   const { trustedProxies, header = 'true-client-ip', xForwardedFor = true } = options;
   if (header !== false && (typeof header !== 'string' || !FIELD_NAME.test(header))) {
@@ -123,3 +123,5 @@ export function clientIp(options: Readonly<ClientIpOptions> = {}): RequestHandle
     runStep(clientIpStep, req, res, next);
   }, clientIpStep);
 }
+
+markFactory('clientIp', clientIp);

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { ErrorRequestHandler, Request, Response } from 'express';
+import { checkOptions, markFactory, optionNames } from '../lib/check-options';
 import { getAppContext } from '../lib/context';
 import type { Logger } from '../lib/logger';
 
@@ -127,16 +128,10 @@ export function sendErrorBody(req: Request, res: Response, body: ErrorBody, err?
   res.end(req.method === 'HEAD' ? undefined : text);
 }
 
-function checkOptions(name: string, options: unknown): Readonly<ErrorHandlerOptions> {
-  if (typeof options === 'function') {
-    throw new TypeError(`nexthop ${name}: call the factory: app.use(${name}()), not app.use(${name})`);
-  }
-  if (options instanceof http.IncomingMessage) {
-    throw new TypeError(`nexthop ${name}: call the factory: app.use(${name}()), not app.use(${name})`);
-  }
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`nexthop ${name}: options must be an object, e.g. ${name}({ stack: false })`);
-  }
+const KNOWN_OPTIONS = optionNames<ErrorHandlerOptions>({ logger: true, stack: true });
+
+function checkHandlerOptions(name: string, options: unknown): Readonly<ErrorHandlerOptions> {
+  checkOptions(name, options, KNOWN_OPTIONS);
   const { logger, stack } = options as ErrorHandlerOptions;
   if (logger !== undefined && typeof (logger as { log?: unknown })?.log !== 'function') {
     throw new TypeError(
@@ -151,7 +146,7 @@ function checkOptions(name: string, options: unknown): Readonly<ErrorHandlerOpti
 
 /** Resolve the logger and stack setting once per app (they depend on `req.app`). */
 export function compileForApp(name: string, options: unknown) {
-  const { logger, stack } = checkOptions(name, options);
+  const { logger, stack } = checkHandlerOptions(name, options);
   return {
     loggerFor(req: Request): ErrorLogger {
       return logger ?? getAppContext(req.app)?.logger ?? NO_LOG;
@@ -177,7 +172,10 @@ export function compileForApp(name: string, options: unknown) {
  * app.use(nextHopProxy());
  * app.use(errorHandler());
  */
-export function errorHandler(options: Readonly<ErrorHandlerOptions> = {}): ErrorRequestHandler {
+export function errorHandler(
+  options: Readonly<ErrorHandlerOptions> = {},
+  _notMiddleware?: never,
+): ErrorRequestHandler {
   const compiled = compileForApp('errorHandler', options);
   return function errorHandlerMiddleware(err: unknown, req: Request, res: Response, _next: unknown): void {
     const withStack = compiled.stackFor(req);
@@ -200,3 +198,5 @@ export function errorHandler(options: Readonly<ErrorHandlerOptions> = {}): Error
     sendErrorBody(req, res, body, err);
   };
 }
+
+markFactory('errorHandler', errorHandler);

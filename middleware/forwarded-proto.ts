@@ -1,6 +1,6 @@
 import type { TLSSocket } from 'node:tls';
 import type { Request, RequestHandler } from 'express';
-import { checkBoolean, checkOptions } from '../lib/check-options';
+import { checkBoolean, checkOptions, markFactory } from '../lib/check-options';
 import { runStep, withStep } from '../lib/pipeline';
 import { requestGetters } from '../lib/request-getters';
 import { compileTrust, type Trust, type TrustedProxies } from '../lib/trust';
@@ -102,7 +102,10 @@ export function resolveProto(req: Request, trust: Trust, forwarded: boolean): 'h
  * app.use(forwardedProto());
  * app.get('/', (req, res) => res.send(req.secure ? 'via https' : 'via http'));
  */
-export function forwardedProto(options: Readonly<ForwardedProtoOptions> = {}): RequestHandler {
+export function forwardedProto(
+  options: Readonly<ForwardedProtoOptions> = {},
+  _notMiddleware?: never,
+): RequestHandler {
   checkOptions('forwardedProto', options, KNOWN_OPTIONS);
   const { trustedProxies, forwarded = false } = options;
   checkBoolean('forwardedProto', 'forwarded', forwarded);
@@ -118,3 +121,5 @@ export function forwardedProto(options: Readonly<ForwardedProtoOptions> = {}): R
     runStep(forwardedProtoStep, req, res, next);
   }, forwardedProtoStep);
 }
+
+markFactory('forwardedProto', forwardedProto);

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Request, RequestHandler } from 'express';
-import { checkOptions } from '../lib/check-options';
+import { checkOptions, markFactory } from '../lib/check-options';
 import { runStep, withStep } from '../lib/pipeline';
 import { compileTrust, type TrustedProxies } from '../lib/trust';
 
@@ -142,7 +142,7 @@ const NO_GEO: PropertyDescriptor = { value: EMPTY_GEO, configurable: true, enume
  * app.use(geo());
  * app.get('/', (req, res) => res.send(`Hello from ${req.geo.city ?? 'somewhere'}`));
  */
-export function geo(options: Readonly<GeoOptions> = {}): RequestHandler {
+export function geo(options: Readonly<GeoOptions> = {}, _notMiddleware?: never): RequestHandler {
   checkOptions('geo', options, KNOWN_OPTIONS);
   const trust = compileTrust(options.trustedProxies, 'geo');
 
@@ -154,3 +154,5 @@ export function geo(options: Readonly<GeoOptions> = {}): RequestHandler {
     runStep(geoStep, req, res, next);
   }, geoStep);
 }
+
+markFactory('geo', geo);

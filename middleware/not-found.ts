@@ -1,4 +1,5 @@
 import type { Request, RequestHandler, Response } from 'express';
+import { checkOptions, markFactory } from '../lib/check-options';
 import { NexthopError } from '../lib/errors';
 import { errorBody, escapeEcho, sendErrorBody } from './error-handler';
 
@@ -12,13 +13,16 @@ import { errorBody, escapeEcho, sendErrorBody } from './error-handler';
  * app.use(notFound());
  * app.use(errorHandler());
  */
-export function notFound(misuse?: never): RequestHandler {
-  // Catch `app.use(notFound)`: Express would call the factory with (req, res, next).
-  if (misuse !== undefined) {
-    throw new TypeError('nexthop notFound: call the factory: app.use(notFound()), not app.use(notFound)');
-  }
+export function notFound(
+  options: Readonly<Record<string, never>> = {},
+  _notMiddleware?: never,
+): RequestHandler {
+  // It takes no options: `{}` is accepted, any key is unknown, a request means app.use(notFound).
+  checkOptions('notFound', options, []);
   return function notFoundMiddleware(req: Request, res: Response): void {
     const err = new NexthopError('ERR_NEXTHOP_NOT_FOUND', `Cannot ${req.method} ${escapeEcho(req.path)}`);
     sendErrorBody(req, res, errorBody(err, req, res, false), err);
   };
 }
+
+markFactory('notFound', notFound);

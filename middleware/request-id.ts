@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
-import { checkOptions, describe } from '../lib/check-options';
+import { checkOptions, describe, markFactory } from '../lib/check-options';
 import { runStep, withStep } from '../lib/pipeline';
 import { compileTrust, type TrustedProxies } from '../lib/trust';
 
@@ -72,7 +72,7 @@ function checkHeaderNames(incoming: unknown): string[] {
  * app.use(requestId());
  * app.get('/', (req, res) => res.send(`request ${req.id}`));
  */
-export function requestId(options: Readonly<RequestIdOptions> = {}): RequestHandler {
+export function requestId(options: Readonly<RequestIdOptions> = {}, _notMiddleware?: never): RequestHandler {
   checkOptions('requestId', options, KNOWN_OPTIONS);
   const {
     trustedProxies,
@@ -111,3 +111,5 @@ export function requestId(options: Readonly<RequestIdOptions> = {}): RequestHand
     runStep(requestIdStep, req, res, next);
   }, requestIdStep);
 }
+
+markFactory('requestId', requestId);

@@ -1,5 +1,5 @@
 import type { Request, RequestHandler, Response } from 'express';
-import { checkOptions, describe } from '../lib/check-options';
+import { checkOptions, describe, markFactory } from '../lib/check-options';
 import { NexthopError } from '../lib/errors';
 import { ipVersion } from '../lib/ip';
 import { ANSWERED, runStep, withStep } from '../lib/pipeline';
@@ -126,7 +126,10 @@ function encodeTarget(target: string): string {
  * app.use(forwardedProto());
  * app.use(requireHttps({ allowedHosts: ['example.com', '*.example.com'] }));
  */
-export function requireHttps(options: Readonly<RequireHttpsOptions> = {}): RequestHandler {
+export function requireHttps(
+  options: Readonly<RequireHttpsOptions> = {},
+  _notMiddleware?: never,
+): RequestHandler {
   checkOptions('requireHttps', options, KNOWN_OPTIONS);
   const trust = compileTrust(options.trustedProxies, 'requireHttps');
   const isAllowedHost = compileHostCheck(options.allowedHosts);
@@ -158,3 +161,5 @@ export function requireHttps(options: Readonly<RequireHttpsOptions> = {}): Reque
     runStep(requireHttpsStep, req, res, next);
   }, requireHttpsStep);
 }
+
+markFactory('requireHttps', requireHttps);

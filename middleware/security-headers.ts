@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Request, RequestHandler, Response } from 'express';
 import helmet, { type HelmetOptions } from 'helmet';
-import { checkBoolean, checkOptions } from '../lib/check-options';
+import { checkBoolean, checkOptions, markFactory } from '../lib/check-options';
 import { runStep, withStep } from '../lib/pipeline';
 
 declare module 'express-serve-static-core' {
@@ -113,7 +113,10 @@ function compileHelmet(helmetOptions: HelmetOptions) {
  * @example
  * app.use(securityHeaders({ contentSecurityPolicy: { directives: { 'img-src': ["'self'", 'cdn.example.com'] } } }));
  */
-export function securityHeaders(options: Readonly<SecurityHeadersOptions> = {}): RequestHandler {
+export function securityHeaders(
+  options: Readonly<SecurityHeadersOptions> = {},
+  _notMiddleware?: never,
+): RequestHandler {
   checkOptions('securityHeaders', options, KNOWN_OPTIONS);
   const { proxiedResponses = false, ...helmetOptions } = options;
   checkBoolean('securityHeaders', 'proxiedResponses', proxiedResponses);
@@ -150,3 +153,5 @@ export function securityHeaders(options: Readonly<SecurityHeadersOptions> = {}):
     runStep(securityHeadersStep, req, res, next);
   }, securityHeadersStep);
 }
+
+markFactory('securityHeaders', securityHeaders);

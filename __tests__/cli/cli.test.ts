@@ -61,6 +61,31 @@ describe('nexthop (arguments, help, version)', () => {
   });
 });
 
+describe('typos in commands and flags name the closest one (the built bin, as a user runs it)', () => {
+  // [arguments, text on stderr]; each exits 2
+  const TYPOS: [string[], string][] = [
+    [['doctr'], 'nexthop: unknown command "doctr" (did you mean doctor?)'],
+    [['Dev'], 'nexthop: unknown command "Dev" (did you mean dev?)'],
+    [['deploy'], 'nexthop: unknown command "deploy"\n'],
+    [['--verison'], 'nexthop: unknown option "--verison" (did you mean --version?)'],
+    [['help', 'inti'], 'nexthop: unknown command "inti" (did you mean init?)'],
+    [['doctor', '--quite'], "nexthop doctor: Unknown option '--quite' (did you mean --quiet?)\n"],
+    [['doctor', '--timout=5'], "nexthop doctor: Unknown option '--timout' (did you mean --timeout?)"],
+    [['doctor', '--fast'], "nexthop doctor: Unknown option '--fast'\nSee `nexthop doctor --help`."],
+    [['dev', '--prot', '1'], "nexthop dev: Unknown option '--prot' (did you mean --port?)"],
+    [['init', '--templat', 'x'], "nexthop init: Unknown option '--templat' (did you mean --template?)"],
+  ];
+  it.each(TYPOS)('nexthop %j', (args, text) => {
+    const run = spawnSync(process.execPath, [CLI, ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, NO_COLOR: '1' },
+    });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain(text);
+    expect(run.stdout).toBe('');
+  });
+});
+
 describe('dev option parsers', () => {
   it('parseFault', () => {
     expect(parseFault('refuse')).toEqual({ kind: 'refuse' });

@@ -33,11 +33,12 @@ app.use(
     },
     // A new visitor's assignment is remembered by a cookie on the proxied page itself, next
     // to the origin's own cookies; Secure when the browser came over HTTPS (X-Forwarded-Proto).
-    onProxyResponse(proxyRes, req, res) {
-      if (!res.locals.newVisitor) return;
+    onProxyResponse(proxyRes, req) {
+      const res = req.res;
+      if (res === undefined || !res.locals.newVisitor) return;
       const secure = req.secure ? '; Secure' : '';
       const cookie = `${COOKIE}=${res.locals.variant}; Path=/; Max-Age=${MONTH}; HttpOnly; SameSite=Lax${secure}`;
-      proxyRes.headers['set-cookie'] = [...(proxyRes.headers['set-cookie'] ?? []), cookie];
+      proxyRes.headers['set-cookie'] = [proxyRes.headers['set-cookie'] ?? [], cookie].flat();
     },
   }),
 );

@@ -6,6 +6,7 @@
 import { devCommand, DEV_HELP } from './dev';
 import { doctorCommand, DOCTOR_HELP } from './doctor';
 import { initCommand, INIT_HELP } from './init';
+import { suggestion } from '../check-options';
 import { UsageError, processIO, type CliIO } from './io';
 import { ownPackage } from './package-root';
 
@@ -29,6 +30,15 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
   dev: { run: devCommand, help: DEV_HELP },
 };
 
+// What may come first on the command line, for "did you mean".
+const FIRST_WORDS = [...Object.keys(COMMANDS), 'help', '--help', '--version'];
+
+function unknownCommand(word: string, io: CliIO): number {
+  const kind = word.startsWith('-') ? 'option' : 'command';
+  io.stderr.write(`nexthop: unknown ${kind} "${word}"${suggestion(word, FIRST_WORDS)}\n\n${MAIN_HELP}\n`);
+  return 2;
+}
+
 /**
  * Run the CLI with `argv` (without `node` and the script). Resolves with the exit code.
  *
@@ -46,15 +56,12 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
     return first === undefined ? 2 : 0;
   }
   if (first === 'help') {
-    const target = rest[0] ? COMMANDS[rest[0]] : undefined;
-    io.stdout.write(`${target ? target.help : MAIN_HELP}\n`);
+    if (rest[0] !== undefined && !Object.hasOwn(COMMANDS, rest[0])) return unknownCommand(rest[0], io);
+    io.stdout.write(`${rest[0] === undefined ? MAIN_HELP : COMMANDS[rest[0]].help}\n`);
     return 0;
   }
   const command = Object.hasOwn(COMMANDS, first) ? COMMANDS[first] : undefined;
-  if (!command) {
-    io.stderr.write(`nexthop: unknown command "${first}"\n\n${MAIN_HELP}\n`);
-    return 2;
-  }
+  if (!command) return unknownCommand(first, io);
   try {
     return await command.run(rest, io);
   } catch (err) {

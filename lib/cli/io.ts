@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { suggestion } from '../check-options';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -41,7 +42,11 @@ export function parseCommandArgs<T extends Options>(
   try {
     parsed = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
   } catch (err) {
-    throw new UsageError((err as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
+    const message = (err as Error).message.replace(/\. To specify a positional argument.*$/s, '');
+    // node's text names the flag as typed: "Unknown option '--quite'".
+    const flag = /^Unknown option '(--[^']+)'$/.exec(message)?.[1];
+    const names = Object.keys(options).map((name) => `--${name}`);
+    throw new UsageError(flag === undefined ? message : `${message}${suggestion(flag, names)}`);
   }
   if (parsed.positionals.length > maxPositionals) {
     throw new UsageError(`unexpected argument "${parsed.positionals[maxPositionals]}"`);

@@ -1,4 +1,5 @@
 import type { Request, Response } from 'express';
+import { unknownOption } from '../../lib/check-options';
 import type { Logger } from '../../lib/logger';
 
 /** Options for {@link accessLog}. Every field is optional. */
@@ -140,7 +141,7 @@ export function compileOptions(options: Readonly<AccessLogOptions>): CompiledAcc
   if (typeof options !== 'object' || options === null)
     fail('options must be an object, e.g. accessLog({ sample: 1 })');
   for (const key of Object.keys(options)) {
-    if (!KNOWN.includes(key)) fail(`unknown option "${key}"; known options are ${KNOWN.join(', ')}`);
+    if (!KNOWN.includes(key)) throw unknownOption('accessLog', key, KNOWN);
   }
   const { sample = 1, fields } = options;
   if (typeof sample !== 'number' || Number.isNaN(sample))

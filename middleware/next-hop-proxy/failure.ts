@@ -1,5 +1,6 @@
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import accepts from 'accepts';
 import { ERROR_CODES, type NexthopErrorCode } from '../../lib/errors';
 
 /** The error codes a failed upstream exchange is answered or logged with. */
@@ -8,6 +9,7 @@ export type UpstreamErrorCode =
   | 'ERR_NEXTHOP_UPSTREAM_RESET'
   | 'ERR_NEXTHOP_UPSTREAM_DNS'
   | 'ERR_NEXTHOP_UPSTREAM_TIMEOUT'
+  | 'ERR_NEXTHOP_UPSTREAM_MALFORMED'
   | 'ERR_NEXTHOP_UPSTREAM'
   | 'ERR_NEXTHOP_UPSTREAM_ABORTED'
   | 'ERR_NEXTHOP_CLIENT_ABORTED';
@@ -18,23 +20,44 @@ const MESSAGES: Partial<Record<NexthopErrorCode, string>> = {
   ERR_NEXTHOP_UPSTREAM_RESET: 'next-hop closed the connection before answering',
   ERR_NEXTHOP_UPSTREAM_DNS: 'next-hop could not be resolved',
   ERR_NEXTHOP_UPSTREAM_TIMEOUT: 'next-hop did not answer in time',
+  ERR_NEXTHOP_UPSTREAM_MALFORMED: 'next-hop sent a malformed response',
   ERR_NEXTHOP_UPSTREAM: 'next-hop could not be reached',
+  ERR_NEXTHOP_BAD_PROXY_REQUEST: 'the request could not be sent to next-hop',
 };
 
 const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NONAME', 'EAI_NODATA']);
+const TIMEOUT_CODES = new Set([
+  'ETIMEDOUT',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+]);
+// undici's codes for a response that breaks HTTP/1.1's rules (llhttp's are HPE_*).
+const MALFORMED_CODES = new Set([
+  'UND_ERR_HEADERS_OVERFLOW',
+  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+  'UND_ERR_RES_EXCEEDED_MAX_SIZE',
+]);
+// undici's SocketError messages for a response it refuses (an unasked 100 or 101).
+const REFUSED_RESPONSE = new Set(['bad response', 'bad upgrade']);
 
-/** The error a connection is destroyed with when next-hop stays silent for `ms` (→ 504). */
-export function silenceError(ms: number): NodeJS.ErrnoException {
-  return Object.assign(new Error(`next-hop was silent for ${ms} ms`), { code: 'ETIMEDOUT' });
+/** The connection broke before any response (a stale keep-alive connection, say). */
+export function isReset(err: NodeJS.ErrnoException): boolean {
+  const { code } = err;
+  if (code === 'UND_ERR_SOCKET') return !REFUSED_RESPONSE.has(err.message);
+  return code === 'ECONNRESET' || code === 'EPIPE';
 }
 
-/** Map a Node socket/HTTP client error to its stable nexthop code. */
+/** Map a socket or undici error to its stable nexthop code. */
 export function classify(err: NodeJS.ErrnoException): UpstreamErrorCode {
   const code = err.code ?? '';
   if (code === 'ECONNREFUSED') return 'ERR_NEXTHOP_UPSTREAM_REFUSED';
-  if (code === 'ECONNRESET' || code === 'EPIPE') return 'ERR_NEXTHOP_UPSTREAM_RESET';
-  if (code === 'ETIMEDOUT') return 'ERR_NEXTHOP_UPSTREAM_TIMEOUT';
+  if (TIMEOUT_CODES.has(code)) return 'ERR_NEXTHOP_UPSTREAM_TIMEOUT';
   if (DNS_CODES.has(code)) return 'ERR_NEXTHOP_UPSTREAM_DNS';
+  if (code.startsWith('HPE_') || err.name === 'HTTPParserError' || MALFORMED_CODES.has(code))
+    return 'ERR_NEXTHOP_UPSTREAM_MALFORMED';
+  if (code === 'UND_ERR_SOCKET' && REFUSED_RESPONSE.has(err.message)) return 'ERR_NEXTHOP_UPSTREAM_MALFORMED';
+  if (isReset(err)) return 'ERR_NEXTHOP_UPSTREAM_RESET';
   return 'ERR_NEXTHOP_UPSTREAM';
 }
 
@@ -68,28 +91,15 @@ for (const code of Object.keys(MESSAGES) as NexthopErrorCode[]) {
   ANSWERS.set(`health:${code}`, render(code, true));
 }
 
-/** q-value of a media range parameter list (`;q=0.5`), 1 when absent. */
-function quality(params: string): number {
-  const match = /;\s*q\s*=\s*([0-9.]+)/i.exec(params);
-  return match === null ? 1 : Number(match[1]) || 0;
-}
+const TYPES = ['text/plain', 'application/json', 'application/problem+json'];
 
 /**
- * Whether the client prefers JSON to text: a JSON type (`application/json`, `*+json`)
- * is listed with a quality at least that of `text/plain`, `text/*` or `*\/*`.
+ * Whether the client prefers JSON to text, by content negotiation on `Accept` (ties go to
+ * text): `application/json` or `application/problem+json` ranks at least as high as `text/plain`.
  */
-export function prefersJson(accept: string | undefined): boolean {
-  if (accept === undefined || !accept.includes('json')) return false;
-  let json = 0;
-  let text = 0;
-  for (const range of accept.split(',')) {
-    const semi = range.indexOf(';');
-    const type = (semi === -1 ? range : range.slice(0, semi)).trim().toLowerCase();
-    const q = semi === -1 ? 1 : quality(range.slice(semi));
-    if (type === 'application/json' || type.endsWith('+json')) json = Math.max(json, q);
-    else if (type === 'text/plain' || type === 'text/*' || type === '*/*') text = Math.max(text, q);
-  }
-  return json > 0 && json >= text;
+export function prefersJson(req: IncomingMessage): boolean {
+  const best = accepts(req).type(TYPES);
+  return best === 'application/json' || best === 'application/problem+json';
 }
 
 /**
@@ -104,7 +114,7 @@ export function respondFailure(
   health: boolean,
 ): void {
   const answer = (health ? ANSWERS.get(`health:${code}`) : ANSWERS.get(code)) ?? render(code, health);
-  const json = prefersJson(req.headers.accept);
+  const json = prefersJson(req);
   const body = json ? answer.json : answer.text;
   res.statusCode = answer.status;
   res.setHeader('Content-Type', json ? 'application/json; charset=utf-8' : 'text/plain; charset=utf-8');
@@ -114,7 +124,7 @@ export function respondFailure(
   res.end(req.method === 'HEAD' ? undefined : body);
 }
 
-/** Answer a failed upgrade on the raw client socket, then close it. */
+/** Answer a failed upgrade on the raw client socket with `code`'s status (or 500), then close it. */
 export function respondUpgradeFailure(socket: Duplex, code: NexthopErrorCode): void {
   const answer = ANSWERS.get(code) ?? render(code, false);
   if (!socket.writable) return void socket.destroy();

@@ -1,16 +1,14 @@
+import { PassThrough } from 'node:stream';
 import type { NextFunction, Request, Response } from 'express';
+import type { Dispatcher } from 'undici';
 import { NexthopError } from '../../lib/errors';
 import { resendBody } from './body';
-import { Exchange, kExchange, localsOf, onClientClose, type Linked } from './exchange';
-import { requestHead, type RequestHead } from './headers';
-import { sendWithAgent } from './node-client';
-import type { CompiledOptions } from './options';
-import { PooledExchange } from './pooled-client';
+import { Exchange, localsOf } from './exchange';
+import { hookHeaders, requestHead, type RequestHead } from './headers';
+import type { CompiledOptions, ProxyHeaders, ProxyRequest } from './options';
+import { pathnameOf } from './path';
 
 export type { UpstreamRecord } from './exchange';
-
-// Methods Node sends without a body unless told otherwise (no chunked framing by default).
-const BODYLESS_BY_DEFAULT = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT']);
 
 /**
  * Forward `req` to next-hop and stream the answer back. Works on Express's req/res and on
@@ -31,26 +29,54 @@ export function forward(
     locals.nexthopUpstream = { error: 'ERR_NEXTHOP_CLIENT_ABORTED', ms: 0 };
     return;
   }
-  const head = requestHead(c, req, false);
+  const head = requestHead(c, req);
   const body = planBody(req, head);
   if (body instanceof NexthopError) return void (next ? next(body) : res.destroy(body));
-  let ex: Exchange;
-  if (c.pool !== undefined) {
-    const pooled = new PooledExchange(c, req, res, next, locals, path, head.headers, body);
-    pooled.send(body === undefined && head.chunked);
-    ex = pooled;
-  } else {
-    ex = new Exchange(c, req, res, next, locals, path, head.headers, body);
-    sendWithAgent(ex);
-  }
-  (res as Linked<Response>)[kExchange] = ex;
-  // First in line, so an access-log listener on 'close' already sees a client abort recorded.
-  res.prependListener('close', onClientClose);
+  const options: Dispatcher.DispatchOptions = {
+    method: req.method as Dispatcher.HttpMethod,
+    path,
+    headers: head.headers,
+    // Through a PassThrough, not `req` itself: undici destroys a body stream when it is done
+    // with it, and an IncomingMessage it destroys loses its `socket` (the access log reads it).
+    body: body === undefined ? req.pipe(new PassThrough()) : body,
+  };
+  const health = c.healthPath !== false && pathnameOf(path) === c.healthPath;
+  const ex = new Exchange(c, req, res, next, locals, options, health);
+  const hook = c.onProxyRequest;
+  if (hook !== undefined && !ex.runHook(() => applyRequestHook(hook, options, head, req))) return;
+  ex.send();
+}
+
+/** Let `onProxyRequest` edit method, path and fields; framing is added back after it. */
+function applyRequestHook(
+  hook: NonNullable<CompiledOptions['onProxyRequest']>,
+  options: Dispatcher.DispatchOptions,
+  head: RequestHead,
+  req: Request,
+): void {
+  const length = lengthField(head.headers);
+  const proxyReq: ProxyRequest = {
+    method: options.method,
+    path: options.path,
+    headers: hookHeaders(length === -1 ? head.headers : head.headers.slice(0, -2)),
+    upgrade: false,
+  };
+  hook(proxyReq, req);
+  const headers: ProxyHeaders = proxyReq.headers;
+  if (length !== -1) headers['content-length'] = head.headers[length + 1];
+  Object.assign(options, { method: proxyReq.method, path: proxyReq.path, headers });
+}
+
+/** Index of the Content-Length the proxy added last, or -1. */
+function lengthField(headers: string[]): number {
+  const i = headers.length - 2;
+  return i >= 0 && headers[i] === 'Content-Length' ? i : -1;
 }
 
 /**
- * What body to send, with its framing field added to `head.headers`: null for none, a
- * Buffer when a parser mounted earlier already read it, undefined to stream `req`.
+ * What body to send, with Content-Length added to `head.headers` for a streamed one: null
+ * for none, a Buffer when a parser mounted earlier already read it, undefined to stream `req`
+ * (chunked when the client's was).
  */
 function planBody(req: Request, head: RequestHead): Buffer | null | undefined | NexthopError {
   const hasBody = head.chunked || (head.contentLength !== undefined && head.contentLength !== '0');
@@ -59,18 +85,11 @@ function planBody(req: Request, head: RequestHead): Buffer | null | undefined | 
     const resent = req.readableEnded ? resendBody(req, head.contentType) : partlyRead();
     if (resent instanceof NexthopError) return resent;
     if (resent.contentType !== undefined) replaceContentType(head.headers, resent.contentType);
-    head.headers.push('Content-Length', String(resent.bytes.length));
     return resent.bytes;
   }
-  if (hasBody) {
-    if (head.chunked) head.headers.push('Transfer-Encoding', 'chunked');
-    else head.headers.push('Content-Length', head.contentLength as string);
-    return undefined;
-  }
-  // Said explicitly: Node would frame an empty POST/PUT/PATCH as chunked.
-  if (head.contentLength !== undefined || !BODYLESS_BY_DEFAULT.has(req.method))
-    head.headers.push('Content-Length', '0');
-  return null;
+  if (!hasBody) return null;
+  if (!head.chunked) head.headers.push('Content-Length', head.contentLength as string);
+  return undefined;
 }
 
 function partlyRead(): NexthopError {

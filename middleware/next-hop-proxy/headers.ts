@@ -1,9 +1,12 @@
-import { METHODS, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
-import type { CompiledOptions } from './options';
+import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import type { Request } from 'express';
+import type { Trust } from '../../lib/trust';
+import { resolveProto } from '../forwarded-proto';
+import type { CompiledOptions, ProxyHeaders } from './options';
 
-/** Fields a request carries that the proxy reads while copying its headers. */
+/** The client's request fields as they go upstream, and what the proxy read from them. */
 export interface RequestHead {
-  /** Upstream header fields as a flat `[name, value, name, value…]` list. */
+  /** Upstream header fields as a flat `[name, value, name, value…]` list, framing excluded. */
   headers: string[];
   /** Content-Type received, if any. */
   contentType: string | undefined;
@@ -23,10 +26,8 @@ const enum Rule {
   ContentType,
   Host,
   ForwardedFor,
-  ForwardedProto,
   TrueClientIp,
   RequestId,
-  Upgrade,
 }
 
 const REQUEST_RULES = new Map<string, Rule>([
@@ -35,15 +36,19 @@ const REQUEST_RULES = new Map<string, Rule>([
   ['keep-alive', Rule.Drop],
   ['proxy-connection', Rule.Drop],
   ['trailer', Rule.Drop],
-  ['upgrade', Rule.Upgrade],
+  // undici writes Upgrade (and Connection) itself for an upgrade.
+  ['upgrade', Rule.Drop],
   ['te', Rule.Te],
-  // Framing is rebuilt: Node writes Content-Length or chunked for the body it sends.
+  // This server already answered `100-continue`; undici sends no Expect of its own.
+  ['expect', Rule.Drop],
+  // Framing is rebuilt by undici for the body it sends.
   ['transfer-encoding', Rule.TransferEncoding],
   ['content-length', Rule.ContentLength],
   ['content-type', Rule.ContentType],
   ['host', Rule.Host],
   ['x-forwarded-for', Rule.ForwardedFor],
-  ['x-forwarded-proto', Rule.ForwardedProto],
+  // Set from what the app trusts, never copied.
+  ['x-forwarded-proto', Rule.Drop],
   ['true-client-ip', Rule.TrueClientIp],
   ['x-request-id', Rule.RequestId],
 ]);
@@ -76,6 +81,9 @@ const CONNECTION_OPTIONS = new Set(['close', 'keep-alive', 'upgrade', 'te', 'con
 
 const COMMON_CONNECTION = new Set(['keep-alive', 'Keep-Alive', 'close', 'Close', 'Upgrade', 'upgrade']);
 
+// The platform's own request fields (geo, request id…): believed only from a trusted peer.
+const PLATFORM_PREFIX = 'section-io-';
+
 /** Lowercase field names a Connection value nominates for removal, or undefined. */
 function nominated(connection: string | undefined): Set<string> | undefined {
   // The common values name no field: skip the split on the hot path.
@@ -103,209 +111,163 @@ export function peerAddress(req: IncomingMessage): string {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }
 
-interface ContextFields {
-  clientIp?: unknown;
-  id?: unknown;
+const TRUST_NONE: Trust = () => false;
+
+/**
+ * The peers the app trusts: Express's compiled `trust proxy` (createApp sets it to its
+ * `trustedProxies`); none for a request that did not come through an Express app.
+ */
+function trustOf(req: IncomingMessage): Trust {
+  const app = (req as Partial<Request>).app;
+  return (app?.get('trust proxy fn') as Trust | undefined) ?? TRUST_NONE;
 }
 
-function leftmost(value: string): string {
-  const comma = value.indexOf(',');
-  return comma === -1 ? value : value.slice(0, comma).trim();
+interface Received {
+  connection: string | undefined;
+  forwardedFor: string | undefined;
+  trueClientIp: string | undefined;
+}
+
+/** Copy (or note) one client field by its rule; Host and X-Request-Id are the caller's. */
+function copyField(head: RequestHead, got: Received, name: string, value: string, lower: string): void {
+  const { headers } = head;
+  switch (REQUEST_RULES.get(lower)) {
+    case Rule.Connection:
+      got.connection = got.connection === undefined ? value : `${got.connection}, ${value}`;
+      break;
+    case Rule.Te:
+      if (value.trim().toLowerCase() === 'trailers') headers.push(name, value);
+      break;
+    case Rule.TransferEncoding:
+      head.chunked = true;
+      break;
+    case Rule.ContentLength:
+      head.contentLength = value;
+      break;
+    case Rule.ContentType:
+      head.contentType = value;
+      headers.push(name, value);
+      break;
+    case Rule.ForwardedFor:
+      got.forwardedFor = got.forwardedFor === undefined ? value : `${got.forwardedFor}, ${value}`;
+      break;
+    case Rule.TrueClientIp:
+      got.trueClientIp ??= value;
+      break;
+    // Rule.Drop
+  }
 }
 
 /**
- * Copy the client's header fields for next-hop, in order and original case: hop-by-hop
- * fields removed, Host kept, exactly one X-Forwarded-Proto, True-Client-IP kept or set,
- * the peer appended to X-Forwarded-For, X-Request-Id from `req.id`. Framing fields are
- * reported, not copied; the caller adds the ones that match the body it sends.
+ * The client's header fields for next-hop, in order and original case: hop-by-hop fields
+ * removed, Host kept, X-Forwarded-Proto exactly once from the scheme the app trusts,
+ * True-Client-IP from `req.clientIp` (else the peer's, or a trusted peer's field), the peer
+ * appended to X-Forwarded-For, X-Request-Id from `req.id`, `section-io-*` fields only from
+ * a trusted peer. Framing fields are reported, not copied.
  */
-export function requestHead(c: CompiledOptions, req: IncomingMessage, upgrade: boolean): RequestHead {
+export function requestHead(c: CompiledOptions, req: IncomingMessage): RequestHead {
+  const trust = trustOf(req);
   const raw = req.rawHeaders;
-  const headers: string[] = [];
-  const head: RequestHead = { headers, contentType: undefined, contentLength: undefined, chunked: false };
-  const context = req as IncomingMessage & ContextFields;
-  const requestId = context.id;
-  let forwardedFor: string | undefined;
-  let proto = false;
+  const head: RequestHead = { headers: [], contentType: undefined, contentLength: undefined, chunked: false };
+  const got: Received = { connection: undefined, forwardedFor: undefined, trueClientIp: undefined };
+  const { id } = req as IncomingMessage & { id?: unknown };
+  const requestId = id === undefined || id === null ? '' : String(id);
+  const trusted = trust(req.socket.remoteAddress, 0);
   let host = false;
-  let clientIp = false;
-  let connection: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
-    const value = raw[i + 1];
-    switch (REQUEST_RULES.get(name.toLowerCase())) {
-      case undefined:
-        headers.push(name, value);
-        break;
-      case Rule.Connection:
-        connection = connection === undefined ? value : `${connection}, ${value}`;
-        break;
-      case Rule.Te:
-        if (value.trim().toLowerCase() === 'trailers') headers.push(name, value);
-        break;
-      case Rule.TransferEncoding:
-        head.chunked = true;
-        break;
-      case Rule.ContentLength:
-        head.contentLength = value;
-        break;
-      case Rule.ContentType:
-        head.contentType = value;
-        headers.push(name, value);
-        break;
-      case Rule.Host:
-        if (!host) headers.push(name, value);
-        host = true;
-        break;
-      case Rule.ForwardedFor:
-        if (!c.xForwardedFor) headers.push(name, value);
-        else forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
-        break;
-      case Rule.ForwardedProto:
-        // Exactly one value, the one the front sent (never `https,http`).
-        if (!proto && !c.forceHttps) headers.push(name, leftmost(value));
-        proto = true;
-        break;
-      case Rule.TrueClientIp:
-        if (!clientIp) headers.push(name, value);
-        clientIp = true;
-        break;
-      case Rule.RequestId:
-        if (requestId === undefined || requestId === null || requestId === '') headers.push(name, value);
-        break;
-      case Rule.Upgrade:
-        if (upgrade) headers.push(name, value);
-        break;
-      // Rule.Drop
+    const lower = name.toLowerCase();
+    const rule = REQUEST_RULES.get(lower);
+    if (rule === undefined) {
+      if (trusted || !lower.startsWith(PLATFORM_PREFIX)) head.headers.push(name, raw[i + 1]);
+    } else if (rule === Rule.Host) {
+      if (!host) head.headers.push(name, raw[i + 1]);
+      host = true;
+    } else if (rule === Rule.RequestId) {
+      if (requestId === '') head.headers.push(name, raw[i + 1]);
+    } else {
+      copyField(head, got, name, raw[i + 1], lower);
     }
   }
-  if (!host) headers.push('Host', c.hostHeader);
-  if (c.forceHttps) headers.push('X-Forwarded-Proto', 'https');
-  if (c.xForwardedFor) {
-    const peer = peerAddress(req);
-    headers.push('X-Forwarded-For', forwardedFor === undefined ? peer : `${forwardedFor}, ${peer}`);
-  }
-  if (!clientIp) {
-    const ip = context.clientIp;
-    headers.push(
-      'True-Client-IP',
-      typeof ip === 'string' && ip !== '' ? checkFieldValue('True-Client-IP', ip) : peerAddress(req),
-    );
-  }
-  if (requestId !== undefined && requestId !== null && requestId !== '')
-    headers.push('X-Request-Id', checkFieldValue('X-Request-Id', String(requestId)));
-  if (upgrade) headers.push('Connection', 'Upgrade');
-  const names = nominated(connection);
-  if (names !== undefined) head.headers = withoutNames(headers, names);
+  addForwarding(c, req, head.headers, got, trusted, trust);
+  if (requestId !== '') head.headers.push('X-Request-Id', requestId);
+  const names = nominated(got.connection);
+  if (names !== undefined) head.headers = withoutNames(head.headers, names);
   return head;
 }
 
-function relayed(raw: readonly string[]): { flat: string[]; repeated: boolean } {
+function addForwarding(
+  c: CompiledOptions,
+  req: IncomingMessage,
+  headers: string[],
+  got: Received,
+  trusted: boolean,
+  trust: Trust,
+): void {
+  const peer = peerAddress(req);
+  if (!c.xForwardedFor) {
+    if (got.forwardedFor !== undefined) headers.push('X-Forwarded-For', got.forwardedFor);
+  } else {
+    headers.push('X-Forwarded-For', got.forwardedFor === undefined ? peer : `${got.forwardedFor}, ${peer}`);
+  }
+  const context = req as IncomingMessage & { clientIp?: unknown; proto?: string };
+  const proto = c.forceHttps ? 'https' : (context.proto ?? resolveProto(req as Request, trust, false));
+  headers.push('X-Forwarded-Proto', proto);
+  const ip = context.clientIp;
+  const clientIp =
+    typeof ip === 'string' && ip !== ''
+      ? ip
+      : trusted && got.trueClientIp !== undefined
+        ? got.trueClientIp
+        : peer;
+  headers.push('True-Client-IP', clientIp);
+}
+
+/**
+ * next-hop's response fields (raw `[name, value…]` as undici read them) for `res.writeHead`,
+ * hop-by-hop fields removed: a flat list when every name is unique (written in one go),
+ * else an object with repeated fields as arrays (Node's writeHead keeps only the last of
+ * repeated names from a flat list once other middleware has set a header).
+ */
+export function responseFields(raw: readonly Buffer[]): string[] | OutgoingHttpHeaders {
   const flat: string[] = [];
   const lower: string[] = [];
   let repeated = false;
   let connection: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    const key = raw[i].toLowerCase();
+    const name = raw[i].toString('latin1');
+    const value = raw[i + 1].toString('latin1');
+    const key = name.toLowerCase();
     if (RESPONSE_DROP.has(key)) {
-      if (key === 'connection')
-        connection = connection === undefined ? raw[i + 1] : `${connection}, ${raw[i + 1]}`;
+      if (key === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`;
       continue;
     }
     if (!repeated && lower.includes(key)) repeated = true;
     lower.push(key);
-    flat.push(raw[i], raw[i + 1]);
+    flat.push(name, value);
   }
   const names = nominated(connection);
-  return { flat: names === undefined ? flat : withoutNames(flat, names), repeated };
-}
-
-/** next-hop's response fields, hop-by-hop fields removed, as a flat `[name, value…]` list. */
-export function relayedFields(proxyRes: IncomingMessage): string[] {
-  return relayed(proxyRes.rawHeaders).flat;
+  const kept = names === undefined ? flat : withoutNames(flat, names);
+  return repeated ? hookHeaders(kept) : kept;
 }
 
 /**
- * next-hop's response fields (`[name, value…]` as received) for `res.writeHead`,
- * hop-by-hop fields removed: a flat list when every name is unique (written in one go),
- * else an object with repeated fields as arrays (Node's writeHead keeps only the last of
- * repeated names from a flat list once other middleware has set a header, which would
- * drop all Set-Cookie fields but one).
+ * A flat field list as hooks see it: lowercase names, repeated fields as arrays,
+ * `set-cookie` always an array.
  */
-export function responseHeaders(raw: readonly string[]): string[] | OutgoingHttpHeaders {
-  const { flat, repeated } = relayed(raw);
-  return repeated ? grouped(flat) : flat;
-}
-
-function grouped(flat: string[]): OutgoingHttpHeaders {
-  const out: Record<string, string | string[]> = {};
+export function hookHeaders(flat: readonly string[]): ProxyHeaders {
+  const out: ProxyHeaders = {};
   for (let i = 0; i < flat.length; i += 2) {
     const key = flat[i].toLowerCase();
     const prior = out[key];
-    if (prior === undefined) out[key] = flat[i + 1];
+    if (prior === undefined) out[key] = key === 'set-cookie' ? [flat[i + 1]] : flat[i + 1];
     else if (Array.isArray(prior)) prior.push(flat[i + 1]);
     else out[key] = [prior, flat[i + 1]];
   }
   return out;
 }
 
-/** proxyRes.headers (possibly edited by onProxyResponse) without hop-by-hop fields. */
-export function editedResponseHeaders(proxyRes: IncomingMessage): OutgoingHttpHeaders {
-  const names = nominated(proxyRes.headers.connection);
-  const out: OutgoingHttpHeaders = {};
-  for (const key of Object.keys(proxyRes.headers)) {
-    const value = proxyRes.headers[key];
-    if (value === undefined || RESPONSE_DROP.has(key) || names?.has(key)) continue;
-    out[key] = value;
-  }
-  return out;
-}
-
-/** A flat field list as the object form `ClientRequest` takes when a hook will edit it. */
-export function headerObject(flat: string[]): OutgoingHttpHeaders {
-  return grouped(flat);
-}
-
-const KNOWN_METHODS = new Set(METHODS);
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-// What node:http's client refuses in a request path (it would split the request line).
-const INVALID_PATH = /[^\u0021-\u00ff]/;
-// What node:http refuses in a field value (CR, LF, NUL and other controls but HTAB).
-const INVALID_VALUE = /[^\t\u0020-\u007e\u0080-\u00ff]/;
-
-/**
- * The request line and header block for the proxy's own client, checked as node:http's
- * client checks them: the parts copied from the client were already checked by Node's
- * parser; the method and path (settable by any middleware) are checked here, and the
- * fields from `req.id` / `req.clientIp` by {@link checkFieldValue}.
- */
-export function requestHeadText(method: string, path: string, headers: readonly string[]): string {
-  // Middleware may set req.method (a method override): it goes into the request line.
-  if (!KNOWN_METHODS.has(method) && !TOKEN.test(method)) {
-    throw Object.assign(new TypeError('nexthop nextHopProxy: the request method must be an HTTP token'), {
-      code: 'ERR_INVALID_HTTP_TOKEN',
-    });
-  }
-  if (INVALID_PATH.test(path)) {
-    throw Object.assign(
-      new TypeError('nexthop nextHopProxy: the request path contains unescaped characters'),
-      {
-        code: 'ERR_UNESCAPED_CHARACTERS',
-      },
-    );
-  }
-  let head = `${method} ${path} HTTP/1.1\r\n`;
-  for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
-  // Persistent by default in HTTP/1.1, said anyway (as node:http does) for older hops.
-  return `${head}Connection: keep-alive\r\n\r\n`;
-}
-
-/** Throw as node:http would for a field value that would break the header block. */
-export function checkFieldValue(name: string, value: string): string {
-  if (INVALID_VALUE.test(value)) {
-    throw Object.assign(new TypeError(`nexthop nextHopProxy: invalid character in the ${name} field`), {
-      code: 'ERR_INVALID_CHAR',
-    });
-  }
-  return value;
+/** Response fields in hook form, whichever form `responseFields` returned. */
+export function asHookHeaders(fields: string[] | OutgoingHttpHeaders): ProxyHeaders {
+  return Array.isArray(fields) ? hookHeaders(fields) : (fields as ProxyHeaders);
 }

@@ -1,14 +1,45 @@
-import { Agent, type ClientRequest, type IncomingMessage } from 'node:http';
-import type { Request, Response } from 'express';
+import type { IncomingMessage } from 'node:http';
+import type { Request } from 'express';
+import type { Pool } from 'undici';
+import { unknownOption } from '../../lib/check-options';
 import { loadConfig } from '../../lib/config';
 import { NexthopError } from '../../lib/errors';
 import { HEALTH_PATH } from '../../lib/platform';
-import { NextHopAgent } from './agent';
 import { compilePathFilter, type PathFilter, type PathMatcher } from './path';
-import { UpstreamPool } from './pool';
 
 /** The platform's health-check path, probed through the whole module chain. */
 export { HEALTH_PATH };
+
+/**
+ * Header fields as the hooks see and edit them: lowercase names; a string, or an array for
+ * a field that is repeated (`set-cookie` is always an array).
+ */
+export type ProxyHeaders = Record<string, string | string[]>;
+
+/** The request about to go to next-hop, as `onProxyRequest` may edit it. */
+export interface ProxyRequest {
+  /** The method sent upstream. */
+  method: string;
+  /** Path and query sent upstream, starting with `/` (the host is always the target's). */
+  path: string;
+  /**
+   * The upstream fields after the proxy's header rules; set, change or delete entries.
+   * Body framing (`Content-Length`) is added after the hook.
+   */
+  headers: ProxyHeaders;
+  /** True for an `Upgrade` request (WebSocket). */
+  readonly upgrade: boolean;
+}
+
+/** next-hop's response head, as `onProxyResponse` may edit it before it is relayed. */
+export interface ProxyResponse {
+  /** next-hop's status (101 for an accepted upgrade). */
+  readonly status: number;
+  /** The response fields, hop-by-hop fields already removed; set, change or delete entries. */
+  headers: ProxyHeaders;
+  /** True for the answer to an `Upgrade` request. */
+  readonly upgrade: boolean;
+}
 
 /** Options for {@link nextHopProxy}. Every field is optional. */
 export interface NextHopProxyOptions {
@@ -22,7 +53,7 @@ export interface NextHopProxyOptions {
   /**
    * Send `X-Forwarded-Proto: https` upstream whatever the client used, so the platform
    * fetches the origin over HTTPS.
-   * @default false (the value received is passed on, exactly one value)
+   * @default false (the scheme the app trusts: `req.proto`, else `https` only from a trusted peer)
    * @example nextHopProxy({ forceHttps: true })
    */
   forceHttps?: boolean;
@@ -34,78 +65,80 @@ export interface NextHopProxyOptions {
    */
   xForwardedFor?: boolean;
   /**
-   * Ms of upstream inactivity allowed, from the request until the last byte of the
-   * response (like nginx's `proxy_read_timeout`). Before the response starts, running out
-   * answers 504 `ERR_NEXTHOP_UPSTREAM_TIMEOUT`; after, the client connection is aborted.
+   * Ms next-hop may take to send its response head once the request is sent, and the
+   * longest silence allowed between response body bytes (undici's `headersTimeout` and
+   * `bodyTimeout`). Before the response starts, running out answers 504
+   * `ERR_NEXTHOP_UPSTREAM_TIMEOUT`; after, the client connection is aborted.
    * @default 60000
    * @example nextHopProxy({ timeout: 5000 })
    */
   timeout?: number;
   /**
    * Ms allowed to resolve next-hop and open a TCP connection to it (504 when exceeded).
-   * Ignored when you pass your own `agent`.
    * @default 5000
    * @example nextHopProxy({ connectTimeout: 1000 })
    */
   connectTimeout?: number;
   /**
-   * Most sockets open to next-hop at once; further requests wait for a free one.
-   * Ignored when you pass your own `agent`.
+   * Most connections open to next-hop at once; further requests wait for a free one.
    * @default 256
-   * @example nextHopProxy({ maxSockets: 64 })
+   * @example nextHopProxy({ connections: 64 })
    */
-  maxSockets?: number;
+  connections?: number;
   /**
-   * Ms an idle keep-alive socket to next-hop is kept before it is closed. Keep it below
-   * the upstream's own idle timeout (Node servers: 5 s) so the upstream never closes a
-   * socket the proxy is about to reuse. A shorter `Keep-Alive: timeout=N` hint from the
-   * upstream wins. Ignored when you pass your own `agent`.
+   * Ms an idle kept-alive connection to next-hop is kept before it is closed. Keep it below
+   * next-hop's own idle timeout (Node servers: 5 s) so next-hop never closes a connection
+   * the proxy is about to reuse. A `Keep-Alive: timeout=N` hint from next-hop shortens it
+   * to N − 1 s; it never lengthens it.
    * @default 4000
-   * @example nextHopProxy({ freeSocketTimeout: 2000 })
+   * @example nextHopProxy({ keepAliveTimeout: 2000 })
    */
-  freeSocketTimeout?: number;
-  /**
-   * Your own `http.Agent` for upstream connections (it should keep connections alive).
-   * @default a keep-alive agent built from maxSockets, freeSocketTimeout and connectTimeout
-   * @example nextHopProxy({ agent: new http.Agent({ keepAlive: true, maxSockets: 32 }) })
-   */
-  agent?: Agent;
+  keepAliveTimeout?: number;
   /**
    * Proxy only some paths; others go to `next()`. Matched against the path as the client
    * sent it (mount path included, query excluded). A string (or array of strings) is a
    * path prefix on segment boundaries (`'/api'` takes `/api` and `/api/x`, not `/apix`);
-   * a string with glob characters is a glob (http-proxy-middleware's matcher); a function
-   * decides per request.
+   * a string with glob characters is a picomatch glob, and one starting with `!` excludes
+   * what it matches; a function decides per request.
    * @default every path
-   * @example nextHopProxy({ pathFilter: ['/shop', '/assets/**'] })
+   * @example nextHopProxy({ pathFilter: ['/shop', '/assets/**', '!/assets/private/**'] })
    */
   pathFilter?: PathFilter;
   /**
    * Path the platform health check probes. It is proxied like any path, but when next-hop
-   * cannot be reached the proxy answers it itself with 200, never a 5xx (a 5xx there makes
-   * the platform pull this instance for someone else's outage). `false` turns this off.
+   * cannot be reached, fails or is slower than `healthTimeout`, the proxy answers it itself
+   * with 200, never a 5xx (a 5xx there makes the platform pull this instance for someone
+   * else's outage). `false` turns this off.
    * @default '/.well-known/section-io/aee-hc/healthz'
    * @example nextHopProxy({ healthPath: false })
    */
   healthPath?: string | false;
   /**
-   * Called with the upstream request before its body is sent: add or remove upstream
-   * headers with `proxyReq.setHeader()` / `removeHeader()`. An exception goes to `next(err)`.
-   * @default none (headers are then written in one go, the fastest path)
-   * @example
-   * nextHopProxy({ onProxyRequest: (proxyReq) => proxyReq.removeHeader('cookie') })
+   * Ms the health path waits for next-hop's response head (queue and connect included)
+   * before the proxy answers the probe itself with 200.
+   * @default 3000
+   * @example nextHopProxy({ healthTimeout: 1000 })
    */
-  onProxyRequest?: (proxyReq: ClientRequest, req: Request) => void;
+  healthTimeout?: number;
   /**
-   * Called when next-hop's response headers arrive, before they are written to the
-   * client: change `proxyRes.headers` (set or delete fields, e.g. `set-cookie`,
-   * `cache-control`). Upstream fields override same-named fields already set on `res`.
-   * An exception goes to `next(err)`.
+   * Called before the request goes upstream (plain requests and upgrades): edit
+   * `proxyReq.method`, `.path` or `.headers`. `req` is the client's request (for an
+   * upgrade, Node's request from the server's `upgrade` event). An exception goes to
+   * `next(err)` (an upgrade is answered 500).
+   * @default none
+   * @example
+   * nextHopProxy({ onProxyRequest: (proxyReq) => { delete proxyReq.headers.cookie; } })
+   */
+  onProxyRequest?: (proxyReq: ProxyRequest, req: Request) => void;
+  /**
+   * Called when next-hop's response head arrives, before it is written to the client:
+   * edit `proxyRes.headers`. `req.res` is the Express response (absent for an upgrade).
+   * An exception goes to `next(err)` (an upgrade is answered 500).
    * @default none
    * @example
    * nextHopProxy({ onProxyResponse: (proxyRes) => { proxyRes.headers['cache-control'] = 'no-store'; } })
    */
-  onProxyResponse?: (proxyRes: IncomingMessage, req: Request, res: Response) => void;
+  onProxyResponse?: (proxyRes: ProxyResponse, req: Request) => void;
 }
 
 /** Each default written once. */
@@ -114,56 +147,51 @@ export const DEFAULTS = {
   xForwardedFor: true,
   timeout: 60_000,
   connectTimeout: 5_000,
-  maxSockets: 256,
-  freeSocketTimeout: 4_000,
+  connections: 256,
+  keepAliveTimeout: 4_000,
   healthPath: HEALTH_PATH,
+  healthTimeout: 3_000,
 } as const;
 
 /** Options compiled once by the factory; the per-request path reads only these. */
 export interface CompiledOptions {
-  readonly host: string;
-  readonly port: number;
-  /** `host[:port]` of the target, sent as Host only when the client sent none. */
-  readonly hostHeader: string;
+  readonly upstream: LazyPool;
   readonly forceHttps: boolean;
   readonly xForwardedFor: boolean;
   readonly timeout: number;
-  /** Used for upgrades, and for requests too when there is no `pool`. */
-  readonly agent: Agent;
-  /**
-   * The proxy's own connection pool and HTTP/1.1 client, used for every request unless a
-   * hook (which is given node:http's request and response objects) or your own agent is set.
-   */
-  readonly pool: UpstreamPool | undefined;
   readonly filter: PathMatcher | undefined;
   readonly healthPath: string | false;
-  readonly onProxyRequest: NextHopProxyOptions['onProxyRequest'];
-  readonly onProxyResponse: NextHopProxyOptions['onProxyResponse'];
+  readonly healthTimeout: number;
+  readonly onProxyRequest: ((proxyReq: ProxyRequest, req: IncomingMessage) => void) | undefined;
+  readonly onProxyResponse: ((proxyRes: ProxyResponse, req: IncomingMessage) => void) | undefined;
 }
 
-const KNOWN = new Set([
+const KNOWN = [
   'target',
   'forceHttps',
   'xForwardedFor',
   'timeout',
   'connectTimeout',
-  'maxSockets',
-  'freeSocketTimeout',
-  'agent',
+  'connections',
+  'keepAliveTimeout',
   'pathFilter',
   'healthPath',
+  'healthTimeout',
   'onProxyRequest',
   'onProxyResponse',
-]);
+];
 
-// http-proxy-middleware options people carry over, with why nextHopProxy has no such option.
+// Options people carry over (from http-proxy-middleware, or older nexthop), with the reason.
 const NOT_SUPPORTED: Record<string, string> = {
   changeOrigin: "next-hop routes on the browser's Host, which is always kept",
   xfwd: 'X-Forwarded-* are handled by the proxy itself (see forceHttps and xForwardedFor)',
-  pathRewrite: 'the path goes upstream exactly as the client sent it',
+  pathRewrite: 'the path goes upstream as the client sent it (onProxyRequest may change proxyReq.path)',
   router: 'every request goes to next-hop (set target once)',
   ws: 'upgrades are always proxied through the handler’s upgrade() (serve() wires it)',
   secure: 'the upstream is plain HTTP',
+  agent: 'the proxy runs on an undici pool; tune it with connections, keepAliveTimeout and connectTimeout',
+  maxSockets: 'it is called connections',
+  freeSocketTimeout: 'it is called keepAliveTimeout',
 };
 
 const CONTRACT_RULE =
@@ -176,9 +204,9 @@ function fail(message: string): never {
 
 function checkOptionNames(options: object): void {
   for (const key of Object.keys(options)) {
-    if (KNOWN.has(key)) continue;
+    if (KNOWN.includes(key)) continue;
     if (key in NOT_SUPPORTED) fail(`option "${key}" is not supported: ${NOT_SUPPORTED[key]}`);
-    fail(`unknown option "${key}"; known options: ${[...KNOWN].join(', ')}`);
+    throw unknownOption('nextHopProxy', key, KNOWN);
   }
 }
 
@@ -209,15 +237,20 @@ function parseTarget(value: unknown): URL {
   return url;
 }
 
-function checkMs(name: string, value: unknown, fallback: number, min: number): number {
+function checkInteger(name: string, value: unknown, fallback: number, max: number, unit: string): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value)) {
-    fail(`${name} must be an integer number of milliseconds, e.g. ${fallback}, got ${String(value)}`);
+    const what = unit === '' ? 'an integer' : 'an integer number of milliseconds';
+    fail(`${name} must be ${what}, e.g. ${fallback}, got ${String(value)}`);
   }
-  if (value < min || value > 2_147_483_647) {
-    throw new RangeError(`nexthop nextHopProxy: ${name} must be from ${min} to 2147483647 ms, got ${value}`);
+  if (value < 1 || value > max) {
+    throw new RangeError(`nexthop nextHopProxy: ${name} must be from 1 to ${max}${unit}, got ${value}`);
   }
   return value;
+}
+
+function checkMs(name: string, value: unknown, fallback: number): number {
+  return checkInteger(name, value, fallback, 2_147_483_647, ' ms');
 }
 
 function checkBoolean(name: string, value: unknown, fallback: boolean): boolean {
@@ -243,55 +276,50 @@ function checkHealthPath(value: unknown): string | false {
   return value;
 }
 
-interface Connections {
-  agent: Agent;
-  pool: UpstreamPool | undefined;
-}
+/**
+ * undici's pool to next-hop, made (and undici loaded) on the first request: an app that
+ * never proxies pays neither undici's start-up nor its memory.
+ */
+export class LazyPool {
+  private made: Pool | undefined = undefined;
 
-function buildConnections(options: Readonly<NextHopProxyOptions>, url: URL, timeout: number): Connections {
-  const tuning = ['maxSockets', 'freeSocketTimeout', 'connectTimeout'] as const;
-  if (options.agent !== undefined) {
-    if (!(options.agent instanceof Agent))
-      fail('agent must be an http.Agent, e.g. new http.Agent({ keepAlive: true })');
-    const clash = tuning.find((k) => options[k] !== undefined);
-    if (clash) fail(`${clash} cannot be combined with agent: set it on your agent instead`);
-    return { agent: options.agent, pool: undefined };
+  constructor(
+    private readonly origin: string,
+    private readonly options: Pool.Options,
+  ) {}
+
+  get pool(): Pool {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return (this.made ??= new (require('undici') as typeof import('undici')).Pool(this.origin, this.options));
   }
-  const maxSockets = options.maxSockets ?? DEFAULTS.maxSockets;
-  if (typeof maxSockets !== 'number' || !Number.isInteger(maxSockets))
-    fail(`maxSockets must be an integer, got ${String(maxSockets)}`);
-  if (maxSockets < 1 || maxSockets > 65_535) {
-    throw new RangeError(`nexthop nextHopProxy: maxSockets must be from 1 to 65535, got ${maxSockets}`);
+
+  /** undici's pool statistics, zero before the first request. */
+  stats(): { connected: number; free: number; pending: number } {
+    return this.made?.stats ?? { connected: 0, free: 0, pending: 0 };
   }
-  const freeSocketTimeout = checkMs(
-    'freeSocketTimeout',
-    options.freeSocketTimeout,
-    DEFAULTS.freeSocketTimeout,
-    1,
-  );
-  const connectTimeout = checkMs('connectTimeout', options.connectTimeout, DEFAULTS.connectTimeout, 1);
-  const agent = new NextHopAgent({ maxSockets, freeSocketTimeout, connectTimeout });
-  // Hooks are handed node:http's objects, so a proxy with hooks sends through the agent.
-  const hooked = options.onProxyRequest !== undefined || options.onProxyResponse !== undefined;
-  const pool = hooked
-    ? undefined
-    : new UpstreamPool({
-        host: hostOf(url),
-        port: portOf(url),
-        maxSockets,
-        freeSocketTimeout,
-        connectTimeout,
-        timeout,
-      });
-  return { agent, pool };
+
+  close(): Promise<void> {
+    return this.made?.close() ?? Promise.resolve();
+  }
 }
 
-function hostOf(url: URL): string {
-  return url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-}
-
-function portOf(url: URL): number {
-  return url.port === '' ? 80 : Number(url.port);
+/**
+ * The pool's settings. `keepAliveMaxTimeout` equal to `keepAliveTimeout` lets a
+ * `Keep-Alive: timeout=N` hint shorten the idle time (to N − 1 s), never lengthen it.
+ */
+function buildPool(options: Readonly<NextHopProxyOptions>, url: URL, timeout: number): LazyPool {
+  const connections = checkInteger('connections', options.connections, DEFAULTS.connections, 65_535, '');
+  const keepAliveTimeout = checkMs('keepAliveTimeout', options.keepAliveTimeout, DEFAULTS.keepAliveTimeout);
+  const connectTimeout = checkMs('connectTimeout', options.connectTimeout, DEFAULTS.connectTimeout);
+  return new LazyPool(url.origin, {
+    connections,
+    keepAliveTimeout,
+    keepAliveMaxTimeout: keepAliveTimeout,
+    keepAliveTimeoutThreshold: 1000,
+    connect: { timeout: connectTimeout, noDelay: true, keepAlive: true, keepAliveInitialDelay: 1000 },
+    headersTimeout: timeout,
+    bodyTimeout: timeout,
+  });
 }
 
 /** Validate every option and compile it into plain values and functions. Throws on misuse. */
@@ -301,20 +329,19 @@ export function compileOptions(options: Readonly<NextHopProxyOptions>): Compiled
   }
   checkOptionNames(options);
   const url = parseTarget(options.target ?? loadConfig().nextHop);
-  const timeout = checkMs('timeout', options.timeout, DEFAULTS.timeout, 1);
-  const onProxyRequest = checkHook('onProxyRequest', options.onProxyRequest);
-  const onProxyResponse = checkHook('onProxyResponse', options.onProxyResponse);
-  return {
-    host: hostOf(url),
-    port: portOf(url),
-    hostHeader: url.host,
+  const timeout = checkMs('timeout', options.timeout, DEFAULTS.timeout);
+  const compiled = {
     forceHttps: checkBoolean('forceHttps', options.forceHttps, DEFAULTS.forceHttps),
     xForwardedFor: checkBoolean('xForwardedFor', options.xForwardedFor, DEFAULTS.xForwardedFor),
     timeout,
-    ...buildConnections(options, url, timeout),
     filter: compilePathFilter(options.pathFilter),
     healthPath: checkHealthPath(options.healthPath),
-    onProxyRequest,
-    onProxyResponse,
+    healthTimeout: checkMs('healthTimeout', options.healthTimeout, DEFAULTS.healthTimeout),
+    onProxyRequest: checkHook('onProxyRequest', options.onProxyRequest) as CompiledOptions['onProxyRequest'],
+    onProxyResponse: checkHook(
+      'onProxyResponse',
+      options.onProxyResponse,
+    ) as CompiledOptions['onProxyResponse'],
   };
+  return { ...compiled, upstream: buildPool(options, url, timeout) };
 }

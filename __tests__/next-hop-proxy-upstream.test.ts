@@ -1,6 +1,6 @@
-// The proxy's own HTTP/1.1 client and connection pool, driven through a real Express app on
-// 127.0.0.1 against scripted raw TCP upstreams: response framing, reuse rules, limits,
-// idle timeouts, backpressure, and what never reaches next-hop.
+// The proxy's transport (undici's pool) driven through a real Express app on 127.0.0.1
+// against scripted raw TCP upstreams: response framing, reuse rules, limits, idle timeouts,
+// backpressure, and what never reaches next-hop.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import http from 'node:http';
@@ -12,7 +12,6 @@ import {
   type NextHopProxyOptions,
   type UpstreamRecord,
 } from 'nexthop';
-import { UpstreamPool, type UpstreamConnection } from '../middleware/next-hop-proxy/pool';
 import { listen, send, shut } from './helpers/echo-upstream';
 import { eventually, onRequests, rawUpstream, type RawUpstream } from './helpers/raw-upstream';
 
@@ -66,7 +65,11 @@ const agent = () => {
 };
 
 describe('response framing, relayed as the client expects', () => {
-  test.each<[string, string, string, number, string]>([
+  // The last column: upstream connections for three requests. undici reuses a connection
+  // after HEAD only in narrow cases, and not after a 304 whose
+  // Content-Length announces a body it does not send (undici's choices: a closed connection
+  // costs a reconnect, never a misread response).
+  test.each<[string, string, string, number, string, number?]>([
     ['Content-Length', 'GET', 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello', 200, 'hello'],
     [
       'chunked with trailers',
@@ -76,16 +79,24 @@ describe('response framing, relayed as the client expects', () => {
       'abcde',
     ],
     [
-      'after 100 and 103 interim answers',
+      'after a 103 interim answer (not relayed)',
       'GET',
-      'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok',
+      'HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok',
       201,
       'ok',
     ],
+    [
+      '304 announcing its length',
+      'GET',
+      'HTTP/1.1 304 Not Modified\r\nContent-Length: 42\r\n\r\n',
+      304,
+      '',
+      3,
+    ],
     ['204', 'DELETE', 'HTTP/1.1 204 No Content\r\n\r\n', 204, ''],
     ['304', 'GET', 'HTTP/1.1 304 Not Modified\r\nETag: "e"\r\n\r\n', 304, ''],
-    ['HEAD with a length', 'HEAD', 'HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n', 200, ''],
-  ])('%s', async (_name, method, wire, status, body) => {
+    ['HEAD with a length', 'HEAD', 'HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n', 200, '', 3],
+  ])('%s', async (_name, method, wire, status, body, connections = 1) => {
     const upstream = await scripted(() => wire);
     const proxy = await startProxy({ target: upstream.url });
     const client = agent();
@@ -94,19 +105,8 @@ describe('response framing, relayed as the client expects', () => {
       expect([reply.status, reply.body.toString()]).toEqual([status, body]);
     }
     // Framed responses leave the connection reusable: one upstream connection for all three.
-    expect(upstream.accepted()).toBe(1);
+    expect(upstream.accepted()).toBe(connections);
     expect(proxy.records.map((r) => r?.status)).toEqual([status, status, status]);
-  });
-
-  test('repeated equal Content-Length fields reach the client as one', async () => {
-    const upstream = await scripted(
-      () => 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2, 2\r\n\r\nok',
-    );
-    const proxy = await startProxy({ target: upstream.url });
-    const reply = await send(proxy.port);
-    expect(reply.body.toString()).toBe('ok');
-    expect(reply.rawHeaders.filter((h) => /^content-length$/i.test(h))).toHaveLength(1);
-    expect(reply.headers['content-length']).toBe('2');
   });
 
   test('a body without length runs until next-hop closes; that connection is not reused', async () => {
@@ -137,7 +137,7 @@ describe('response framing, relayed as the client expects', () => {
     expect(upstream.accepted()).toBe(4);
   });
 
-  test('an upstream response the parser refuses is a 502 ERR_NEXTHOP_UPSTREAM, and its connection closed', async () => {
+  test('an upstream response the parser refuses is a 502 ERR_NEXTHOP_UPSTREAM_MALFORMED, and its connection closed', async () => {
     for (const wire of [
       'SSH-2.0-OpenSSH_9\r\n\r\n',
       'HTTP/1.1 200 OK\r\nX: a\r\n folded\r\nContent-Length: 0\r\n\r\n',
@@ -150,16 +150,16 @@ describe('response framing, relayed as the client expects', () => {
       const reply = await send(proxy.port, { path: '/bad' });
       expect([reply.status, reply.body.toString()]).toEqual([
         502,
-        expect.stringContaining('ERR_NEXTHOP_UPSTREAM)'),
+        expect.stringContaining('next-hop sent a malformed response (ERR_NEXTHOP_UPSTREAM_MALFORMED)'),
       ]);
       await eventually(() => upstream.open.size === 0 && proxy.records.length === 1);
-      expect(proxy.records[0]?.error).toBe('ERR_NEXTHOP_UPSTREAM');
+      expect(proxy.records[0]?.error).toBe('ERR_NEXTHOP_UPSTREAM_MALFORMED');
     }
   });
 });
 
 describe('the connection pool', () => {
-  test('maxSockets: requests beyond it wait in line for a free connection, and all are answered', async () => {
+  test('connections: requests beyond it wait in line for a free connection, and all are answered', async () => {
     let concurrent = 0;
     let peak = 0;
     const upstream = await rawUpstream((socket) =>
@@ -172,10 +172,13 @@ describe('the connection pool', () => {
       }),
     );
     closers.push(() => upstream.close());
-    const proxy = await startProxy({ target: upstream.url, maxSockets: 2 });
+    const proxy = await startProxy({ target: upstream.url, connections: 2 });
     const replies = Promise.all(Array.from({ length: 6 }, (_, i) => send(proxy.port, { path: `/${i}` })));
-    await eventually(() => proxy.handler.upstreamSockets().queued > 0);
-    expect(proxy.handler.upstreamSockets()).toMatchObject({ busy: 2 });
+    // Both connections carry a request while the others wait (busy counts connected ones).
+    await eventually(() => {
+      const { busy, queued } = proxy.handler.upstreamSockets();
+      return busy === 2 && queued > 0;
+    });
     expect((await replies).map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
     expect([peak, upstream.accepted()]).toEqual([2, 2]);
     expect(proxy.handler.upstreamSockets()).toEqual({ busy: 0, idle: 2, queued: 0 });
@@ -185,7 +188,7 @@ describe('the connection pool', () => {
     const upstream = await scripted((head) =>
       head.startsWith('GET /slow') ? undefined : 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n',
     );
-    const proxy = await startProxy({ target: upstream.url, maxSockets: 1 });
+    const proxy = await startProxy({ target: upstream.url, connections: 1 });
     const slow = http.get({ host: '127.0.0.1', port: proxy.port, path: '/slow', agent: false });
     slow.on('error', () => {});
     await eventually(() => upstream.heads.length === 1);
@@ -193,9 +196,10 @@ describe('the connection pool', () => {
     waiting.on('error', () => {});
     await eventually(() => proxy.handler.upstreamSockets().queued === 1);
     waiting.destroy();
-    await eventually(() => proxy.handler.upstreamSockets().queued === 0);
+    await eventually(() => proxy.records.length === 1);
+    // The connection comes free: the abandoned request is dropped before a byte is written.
     slow.destroy();
-    await eventually(() => proxy.records.length === 2);
+    await eventually(() => proxy.records.length === 2 && proxy.handler.upstreamSockets().queued === 0);
     expect(upstream.heads.map((h) => h.split(' ')[1])).toEqual(['/slow']);
     expect(proxy.records.map((r) => r?.error)).toEqual([
       'ERR_NEXTHOP_CLIENT_ABORTED',
@@ -203,7 +207,7 @@ describe('the connection pool', () => {
     ]);
   });
 
-  test('idle connections close after freeSocketTimeout, or a second before the Keep-Alive hint', async () => {
+  test('idle connections close after keepAliveTimeout, or a second before a shorter Keep-Alive hint', async () => {
     const closedAfter = async (answer: string, options: NextHopProxyOptions): Promise<number> => {
       const upstream = await scripted(() => answer);
       const proxy = await startProxy({ target: upstream.url, ...options });
@@ -214,7 +218,7 @@ describe('the connection pool', () => {
       return Date.now() - start;
     };
     const plain = 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n';
-    const short = await closedAfter(plain, { freeSocketTimeout: 300 });
+    const short = await closedAfter(plain, { keepAliveTimeout: 300 });
     expect(short).toBeGreaterThanOrEqual(250);
     expect(short).toBeLessThan(1500);
     const hinted = await closedAfter(
@@ -241,7 +245,7 @@ describe('the connection pool', () => {
     const script = `
       const http = require('node:http');
       const { nextHopProxy } = require('nexthop');
-      const proxy = nextHopProxy({ target: process.env.UPSTREAM, freeSocketTimeout: 60000 });
+      const proxy = nextHopProxy({ target: process.env.UPSTREAM, keepAliveTimeout: 60000 });
       const server = http.createServer(proxy).listen(0, '127.0.0.1', () => {
         http.get({ port: server.address().port, host: '127.0.0.1', agent: false }, (res) => {
           res.resume().on('end', () => {
@@ -314,12 +318,15 @@ describe('streaming and backpressure', () => {
       agent: false,
     });
     req.write('first,');
-    req.write('second');
-    req.end();
+    // The rest only once next-hop has the first part: the body is still streaming, so its
+    // length is unknown and it goes chunked.
+    await eventually(() => body.includes('first,'));
+    req.end('second');
     const [res] = (await once(req, 'response')) as [http.IncomingMessage];
     expect(res.statusCode).toBe(200);
     const head = body.slice(0, body.indexOf('\r\n\r\n'));
-    expect(head).toMatch(/\r\nTransfer-Encoding: chunked/);
+    expect(head).toMatch(/\r\ntransfer-encoding: chunked/i);
+    expect(head).not.toMatch(/content-length/i);
     expect(body.slice(head.length + 4)).toBe('6\r\nfirst,\r\n6\r\nsecond\r\n0\r\n\r\n');
   });
 });
@@ -347,82 +354,4 @@ describe('what never reaches next-hop', () => {
     expect((await send(proxy.port, { path: '/admin' })).status).toBe(500);
     expect(upstream.heads).toEqual([]);
   });
-});
-
-/** The pool alone, against `upstream`, with short limits. */
-function poolFor(upstream: RawUpstream, maxSockets: number): UpstreamPool {
-  return new UpstreamPool({
-    host: '127.0.0.1',
-    port: Number(new URL(upstream.url).port),
-    maxSockets,
-    freeSocketTimeout: 4000,
-    connectTimeout: 1000,
-    timeout: 2000,
-  });
-}
-
-/**
- * One GET through the pool as an exchange would send it; resolves with the connection it got
- * and the body (or `failed <code>`). `onBody` sees each slice with its connection.
- */
-function poolGet(
-  pool: UpstreamPool,
-  onBody: (chunk: Buffer, conn: UpstreamConnection | undefined) => void = () => {},
-): Promise<[UpstreamConnection | undefined, string]> {
-  return new Promise((resolve) => {
-    let body = '';
-    let conn: UpstreamConnection | undefined;
-    pool.acquire(
-      {
-        attached: (c) => {
-          conn = c;
-          c.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n', 'latin1');
-          c.requestSent = true;
-        },
-        responseHead: () => {},
-        responseBody: (chunk) => {
-          onBody(chunk, conn);
-          body += chunk.toString();
-        },
-        responseEnd: () => resolve([conn, body]),
-        failed: (err) => resolve([conn, `failed ${err.code}`]),
-        drained: () => {},
-      },
-      false,
-    );
-  });
-}
-
-test('a connection paused for a slow client goes back to the pool flowing again', async () => {
-  // The exchange pauses the socket when the client's buffer is full; the response can then
-  // complete in that same read. Paused by hand here, on the first slice, to make it certain.
-  const upstream = await scripted(
-    () => 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n2\r\ncd\r\n0\r\n\r\n',
-  );
-  const pool = poolFor(upstream, 1);
-  let paused = false;
-  const [, first] = await poolGet(pool, (_chunk, conn) => {
-    if (!paused) conn?.socket.pause();
-    paused = true;
-  });
-  expect(first).toBe('abcd');
-  expect((await poolGet(pool))[1]).toBe('abcd');
-  expect(upstream.accepted()).toBe(1);
-  expect(pool.stats()).toEqual({ busy: 0, idle: 1, queued: 0 });
-});
-
-test('a connection next-hop has just closed is not lent out again (its FIN read, its close not yet seen)', async () => {
-  const upstream = await rawUpstream((socket) =>
-    onRequests(socket, () => {
-      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
-      setTimeout(() => socket.end(), 50);
-    }),
-  );
-  closers.push(() => upstream.close());
-  const pool = poolFor(upstream, 4);
-  const [first] = await poolGet(pool);
-  // In the same turn of the event loop as the FIN, after the pool's own 'end' listener.
-  await once(first!.socket, 'end');
-  const [second, outcome] = await poolGet(pool);
-  expect([second === first, outcome]).toEqual([false, 'ok']);
 });

@@ -207,7 +207,9 @@ function findUpgradeHandler(app: Application, url: string): UpgradeHandler | und
  */
 const RESPONSE_CLOSE_WAIT = 1000;
 
-let guardsInstalled = false;
+// Kept on the process, not in this module: two copies of nexthop in one process (a bundle and
+// its sources, or test runners' module registries) must not stack a second pair of guards.
+const GUARDS = Symbol.for('nexthop.processGuards');
 
 /**
  * Runtime errors must not take the app down (contract rule 7): log them with their stack
@@ -215,8 +217,9 @@ let guardsInstalled = false;
  * Cluster mode replaces the worker instead.
  */
 function installProcessGuards(logger: Logger, retire?: (reason: string) => unknown): void {
-  if (guardsInstalled) return;
-  guardsInstalled = true;
+  const marked = process as NodeJS.Process & { [GUARDS]?: true };
+  if (marked[GUARDS]) return;
+  marked[GUARDS] = true;
   const outcome = retire
     ? `worker ${process.env[WORKER_ID_ENV]} hands over to a replacement, finishes its requests and exits`
     : 'the process keeps answering';

@@ -77,8 +77,16 @@ function expectAnswered(id: string, outcome: Outcome | undefined, mayBeSkippedFo
 
 describe('npm run bench -- --quick', () => {
   let run: Awaited<ReturnType<typeof bench>>;
+  let summary: string;
+  let chart: string;
   beforeAll(async () => {
-    run = await bench(['--quick']);
+    const dir = tempDir('nexthop-bench-out-');
+    dirs.push(dir);
+    const md = path.join(dir, 'table.md');
+    const svg = path.join(dir, 'chart.svg');
+    run = await bench(['--quick', '--markdown', md, '--svg', svg]);
+    summary = fs.existsSync(md) ? fs.readFileSync(md, 'utf8') : '';
+    chart = fs.existsSync(svg) ? fs.readFileSync(svg, 'utf8') : '';
   }, 120_000);
 
   test('exits 0 and prints the report: table, extras and budgets', () => {
@@ -90,6 +98,17 @@ describe('npm run bench -- --quick', () => {
     expect(run.stdout).toMatch(/^## 64 MiB upload through the proxy/m);
     expect(run.stdout).toMatch(/^## Cold start/m);
     expect(run.results!.meta.quick).toBe(true);
+  });
+
+  test('--markdown and --svg write one row and one bar per measured scenario', () => {
+    const measured = Object.entries(run.results!.throughput).filter(([, r]) => r.status === 'ok');
+    expect(measured.length).toBeGreaterThan(0);
+    for (const [id] of measured) {
+      expect(summary).toMatch(new RegExp(`^\\| .+ \\| \`${id}\` +\\| +[\\d,]+ \\|`, 'm'));
+      expect(chart).toContain(`>${id}</text>`);
+    }
+    expect(summary).toMatch(/A `--quick` smoke run: the figures are not meaningful/);
+    expectWellFormedSvg(chart);
   });
 
   test('runs exactly the known scenarios', () => {
@@ -124,90 +143,239 @@ describe('npm run bench -- --quick', () => {
   });
 
   test('every budget is reported as PASS, FAIL or SKIP with its measure or reason', () => {
-    expect(run.results!.budgets).toHaveLength(10);
+    expect(run.results!.budgets).toHaveLength(9);
     for (const budget of run.results!.budgets) {
       expect(budget.status).toMatch(/^(PASS|FAIL|SKIP)$/);
-      // 'unreliable': an idle RSS reading shrank under load (bench/lib/report.js says re-run).
       expect(budget.detail).toMatch(
-        budget.status === 'SKIP' ? /not measured|not built|^unreliable: .+; re-run$/ : /\d/,
+        budget.status === 'SKIP' ? /not measured in this run|no node-undici-proxy scenario/ : /\d/,
       );
       expect(run.stdout).toContain(`${budget.status} ${budget.text}: ${budget.detail}`);
+      expect(summary).toContain(`- ${budget.status} ${budget.text}: ${budget.detail}`);
     }
   });
 });
 
-describe('npm run bench -- --report FILE: budget verdicts on a saved run', () => {
-  const ok = (median: Record<string, number>) => ({ status: 'ok', median, runs: [], samples: [] });
-  // Each budget sits exactly on, just past, or without its threshold.
-  const saved = {
-    meta: {
-      date: '2026-01-01T00:00:00.000Z',
-      command: 'npm run bench',
-      quick: false,
-      node: 'v20',
-      os: 'Linux',
-      cpus: 2,
-      cpuModel: 'test CPU',
-      memoryGb: 1,
-      load: { tool: 'wrk', description: 'wrk -t1 -c50', version: 'wrk 4' },
-      nginx: null,
-      packages: {},
-      pinned: true,
-      rounds: 3,
-      duration: 10,
-      warmup: 2,
-      connections: 50,
-      headers: {},
-      uploadBytes: 1024 * 1024 * 1024,
-      idleConnections: 1000,
-      notes: [],
-    },
-    throughput: {
-      'express-hello': ok({ rps: 1000, cpuUsPerRequest: 70 }),
-      'nexthop-hello': ok({ rps: 900, cpuUsPerRequest: 77 }),
-      'nexthop-hello-no-log': ok({ rps: 1062, cpuUsPerRequest: 66 }),
-      'nexthop-proxy': ok({ rps: 2000, cpuUsPerRequest: 100 }),
-      'express-pipe-proxy': ok({ rps: 2000, cpuUsPerRequest: 100 }),
-      'express-hpm': ok({ rps: 1001, cpuUsPerRequest: 200 }),
-      'fastify-proxy': ok({ rps: 3000, cpuUsPerRequest: 60 }),
-      'node-undici-proxy': ok({ rps: 2800, cpuUsPerRequest: 70 }),
-    },
-    idle: {
-      'express-hello': ok({ perThousandMb: -1, heapPerThousandMb: 2.6 }),
-      'nexthop-hello': ok({ perThousandMb: 5, heapPerThousandMb: 2.6 }),
-    },
-    upload: {
-      'node-pipe-proxy': ok({ mbPerSec: 500, peakRssMb: 80 }),
-      'nexthop-proxy': ok({ mbPerSec: 400, peakRssMb: 100 }),
-    },
-    cold: { 'express-hello': ok({ ms: 100 }), 'nexthop-hello': ok({ ms: 120 }) },
-  };
+/** Tags open and close in order, attributes are quoted, and the root is an <svg> in the SVG namespace. */
+function expectWellFormedSvg(svg: string) {
+  expect(svg).toMatch(/^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg" [^>]*viewBox="0 0 \d+ \d+"/);
+  const open: string[] = [];
+  for (const [, close, name, attributes, selfClosing] of svg.matchAll(/<(\/?)([a-zA-Z]+)([^>]*?)(\/?)>/g)) {
+    expect(attributes.replace(/\s+[a-zA-Z0-9:-]+="[^"<>]*"/g, '').trim()).toBe('');
+    if (close) expect(open.pop()).toBe(name);
+    else if (!selfClosing) open.push(name);
+  }
+  expect(open).toEqual([]);
+  // Text outside tags: entities only, no stray markup characters.
+  expect(svg.replace(/<[^>]*>/g, '')).not.toMatch(/[<>]|&(?!(amp|lt|gt|quot);)/);
+}
 
+const ok = (median: Record<string, number>) => ({ status: 'ok', median, runs: [], samples: [] });
+
+/** A saved run (--json) in which each budget sits exactly on, just past, or without its threshold. */
+const saved = {
+  meta: {
+    date: '2026-01-01T00:00:00.000Z',
+    command: 'npm run bench -- --markdown docs/BENCHMARKS.md',
+    quick: false,
+    node: 'v20.99.0',
+    os: 'Linux 6.1 x64',
+    cpus: 2,
+    cpuModel: 'Test CPU 9000',
+    memoryGb: 1,
+    load: { tool: 'wrk', description: 'wrk -t1 -c50 keep-alive', version: 'wrk 4.2.0' },
+    nginx: null,
+    packages: {
+      nexthop: '0.1.0',
+      express: '5.1.2',
+      fastify: '5.3.4',
+      '@fastify/http-proxy': '11.5.6',
+      'http-proxy-middleware': '3.0.7',
+      undici: '6.8.9',
+    },
+    upstream: 'node (bench/servers/upstream.js)',
+    pinned: true,
+    rounds: 3,
+    duration: 10,
+    warmup: 2,
+    connections: 50,
+    headers: {},
+    uploadBytes: 1024 * 1024 * 1024,
+    idleConnections: 1000,
+    notes: [],
+  },
+  throughput: {
+    'express-hello': ok({ rps: 1000, p99Ms: 9, cpuUsPerRequest: 70 }),
+    'express-diy-hello': ok({ rps: 600, p99Ms: 12, cpuUsPerRequest: 120 }),
+    'nexthop-hello': ok({ rps: 1300, p99Ms: 6, cpuUsPerRequest: 54 }),
+    'nexthop-hello-no-log': ok({ rps: 1531, p99Ms: 5, cpuUsPerRequest: 46 }),
+    'nexthop-proxy': ok({ rps: 4400, p99Ms: 7, cpuUsPerRequest: 100 }),
+    'express-hpm': ok({ rps: 1101, p99Ms: 40, cpuUsPerRequest: 400 }),
+    'fastify-proxy': ok({ rps: 4000, p99Ms: 8, cpuUsPerRequest: 110 }),
+    'nginx-proxy': { status: 'skipped', note: 'nginx is not installed', runs: [] },
+  },
+  idle: {
+    'express-hello': ok({ beforeMb: 60, afterMb: 100, heapAfterMb: 8 }),
+    'nexthop-hello': ok({ beforeMb: 55, afterMb: 110.1, heapAfterMb: 8.4 }),
+  },
+  upload: {
+    'node-pipe-proxy': ok({ mbPerSec: 500, peakRssMb: 80 }),
+    'nexthop-proxy': ok({ mbPerSec: 400, peakRssMb: 100 }),
+  },
+  cold: { 'express-hello': ok({ ms: 100 }), 'nexthop-hello': ok({ ms: 130 }) },
+};
+
+/** Run the harness on a saved run written to a temp file; resolves when it exits. */
+async function fromSaved(run: object, args: string[], dir = tempDir('nexthop-bench-report-')) {
+  dirs.push(dir);
+  const file = path.join(dir, 'saved.json');
+  fs.writeFileSync(file, JSON.stringify(run));
+  const child = startNode(RUN, {}, ['--report', file, ...args]);
+  children.push(child);
+  const code = await child.exited;
+  return { code, stdout: child.stdout(), stderr: child.stderr(), dir };
+}
+
+function budgetLine(output: string, text: string) {
+  return output.split('\n').find((l) => /^(- )?(PASS|FAIL|SKIP) /.test(l) && l.includes(text));
+}
+
+describe('npm run bench -- --report FILE: budget verdicts on a saved run', () => {
   test.each([
-    ['PASS', 'App route through the full default stack', /0\.900× .*by server CPU per request 0\.91×/],
-    ['FAIL', 'Access log costs ≤ 15%', /0\.847×/],
-    ['PASS', 'Proxied request ≥ 0.9× Express + minimal', /1\.000×/],
-    ['FAIL', 'Proxied request ≥ 4× Express + http-proxy-middleware', /1\.998× .*needs ≥ 4×/],
-    ['FAIL', 'Proxied request through the full default stack ≥ 1.1× Fastify', /0\.667× .*needs ≥ 1\.1×/],
-    ['PASS', 'Proxied request through the full default stack ≥ 0.7× the bare undici', /0\.714×/],
+    ['PASS', 'App route through the full default stack ≥ 1.3×', /1\.300× .*by server CPU per request 1\.30×/],
+    ['FAIL', 'Access log cost', /0\.849×/],
+    ['PASS', 'Proxied request ≥ 1.1× Fastify', /1\.100× .*needs ≥ 1\.1×/],
+    [
+      'SKIP',
+      'Proxied request ≥ 0.7× the bare undici Pool proxy',
+      /no node-undici-proxy scenario|not measured/,
+    ],
+    ['FAIL', 'Proxied request ≥ 4× Express + http-proxy-middleware', /3\.996× .*needs ≥ 4×/],
     ['FAIL', '1 GiB upload through the nexthop proxy: peak RSS < 100 MB', /100\.0 MB/],
     ['PASS', 'Upload throughput ≥ 0.8×', /0\.800×/],
-    ['SKIP', 'Idle keep-alive connections', /unreliable: express-hello measured -1\.00/],
-    ['PASS', 'Cold start', /1\.200× .*needs ≤ 1\.2×/],
+    ['FAIL', 'RSS with 1,000 idle keep-alive connections open ≤ 1.1×', /1\.101× .*JS heap alone 1\.05×/],
+    ['PASS', 'Cold start', /1\.300× .*needs ≤ 1\.3×/],
   ])('%s %s', async (status, text, detail) => {
-    const dir = tempDir('nexthop-bench-report-');
-    dirs.push(dir);
-    const file = path.join(dir, 'saved.json');
-    fs.writeFileSync(file, JSON.stringify(saved));
-    const child = startNode(RUN, {}, ['--report', file, '--fail-on-budget']);
-    children.push(child);
-    expect(await child.exited).toBe(2);
-    const line = child
-      .stdout()
-      .split('\n')
-      .find((l) => /^(PASS|FAIL|SKIP) /.test(l) && l.includes(text));
+    const { code, stdout } = await fromSaved(saved, ['--fail-on-budget']);
+    expect(code).toBe(2);
+    const line = budgetLine(stdout, text);
     expect(line).toMatch(new RegExp(`^${status} `));
     expect(line).toMatch(detail);
+  });
+
+  test('the undici budget is judged when the run measured node-undici-proxy', async () => {
+    const withUndici = {
+      ...saved,
+      throughput: { ...saved.throughput, 'node-undici-proxy': ok({ rps: 6286, cpuUsPerRequest: 70 }) },
+    };
+    const { stdout } = await fromSaved(withUndici, []);
+    expect(budgetLine(stdout, 'bare undici Pool proxy')).toMatch(/^FAIL .*0\.700× .*needs ≥ 0\.7×/);
+  });
+});
+
+describe('npm run bench -- --markdown / --svg: the summary and the chart of docs/BENCHMARKS.md', () => {
+  test('--markdown - prints one table with the machine, Node, versions and load tool, then the verdicts', async () => {
+    const { code, stdout } = await fromSaved(saved, ['--markdown', '-']);
+    expect(code).toBe(0);
+    expect(stdout).toContain('Machine: Test CPU 9000, 2 cores, Linux 6.1 x64; Node v20.99.0.');
+    for (const version of [
+      'nexthop 0.1.0',
+      'express 5.1.2',
+      'fastify 5.3.4',
+      'http-proxy-middleware 3.0.7',
+      'undici 6.8.9',
+    ]) {
+      expect(stdout).toContain(version);
+    }
+    expect(stdout).toContain('Load: wrk 4.2.0 (wrk -t1 -c50 keep-alive)');
+    expect(stdout.match(/^\| setup \| id \| req\/s \| p99 ms \| vs best peer \|$/gm)).toHaveLength(1);
+    // Ratios against the fastest peer of the group: Express hello for app routes, Fastify for proxies.
+    for (const [id, rps, ratio] of [
+      ['express-hello', '1,000', '1.00'],
+      ['express-diy-hello', '600', '0.60'],
+      ['nexthop-hello', '1,300', '1.30'],
+      ['nexthop-proxy', '4,400', '1.10'],
+      ['express-hpm', '1,101', '0.28'],
+      ['fastify-proxy', '4,000', '1.00'],
+    ]) {
+      expect(stdout).toMatch(
+        new RegExp(`^\\| .+ \\| \`${id}\` \\| ${rps} \\| [\\d.]+ \\| ${ratio}× \\|$`, 'm'),
+      );
+    }
+    expect(stdout).toContain('app routes: `express-hello`; proxied requests: `fastify-proxy`');
+    expect(stdout).toContain('- `nginx-proxy` skipped: nginx is not installed');
+    expect(stdout).toMatch(/^- FAIL Access log cost: with \/ without ≥ 0\.85×: 0\.849×/m);
+    expect(stdout).not.toMatch(/2026|^## /m);
+  });
+
+  test('--markdown FILE replaces only the block between the markers, formatted as prettier wants', async () => {
+    const dir = tempDir('nexthop-bench-md-');
+    const doc = path.join(dir, 'BENCHMARKS.md');
+    const before = '# Benchmarks\n\nThe method.\n\n<!-- bench-summary:start -->\n\nold table\n\n';
+    const after = '<!-- bench-summary:end -->\n\n## Profiling\n';
+    const args = ['--markdown', doc, '--svg', path.join(dir, 'bench-chart.svg')];
+    fs.writeFileSync(doc, before + after);
+    const first = await fromSaved(saved, args, dir);
+    expect(first.code).toBe(0);
+    const text = fs.readFileSync(doc, 'utf8');
+    expect(text.startsWith('# Benchmarks\n\nThe method.\n\n<!-- bench-summary:start -->\n')).toBe(true);
+    expect(text.endsWith(after)).toBe(true);
+    expect(text).not.toContain('old table');
+    expect(text).toMatch(/\| `nexthop-proxy` +\| +4,400 \|/);
+    // The chart of the same run, linked relative to the page.
+    expect(text).toMatch(/^!\[.+\]\(bench-chart\.svg\)$/m);
+    expect(fs.existsSync(path.join(dir, 'bench-chart.svg'))).toBe(true);
+    const check = startNode(
+      path.join(__dirname, '..', 'node_modules', 'prettier', 'bin', 'prettier.cjs'),
+      {},
+      ['--check', doc],
+    );
+    children.push(check);
+    expect({ code: await check.exited, out: check.stdout() + check.stderr() }).toEqual(
+      expect.objectContaining({ code: 0 }),
+    );
+    // A second run over its own output changes nothing.
+    await fromSaved(saved, args, dir);
+    expect(fs.readFileSync(doc, 'utf8')).toBe(text);
+  });
+
+  test('--markdown refuses, before anything runs, a file that has no markers', async () => {
+    const dir = tempDir('nexthop-bench-md-');
+    const readme = path.join(dir, 'README.md');
+    fs.writeFileSync(readme, '# My notes\n');
+    const { code, stdout, stderr } = await fromSaved(saved, ['--markdown', readme], dir);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(
+      /--markdown .*README\.md: the file exists and has no <!-- bench-summary:start -->/,
+    );
+    expect(stdout).toBe('');
+    expect(fs.readFileSync(readme, 'utf8')).toBe('# My notes\n');
+  });
+
+  test('--svg FILE writes a well-formed bar chart, bars in proportion to the ratios', async () => {
+    const dir = tempDir('nexthop-bench-svg-');
+    const file = path.join(dir, 'out', 'chart.svg');
+    const { code } = await fromSaved(saved, ['--svg', file], dir);
+    expect(code).toBe(0);
+    const svg = fs.readFileSync(file, 'utf8');
+    expectWellFormedSvg(svg);
+    const widths = Object.fromEntries(
+      [...svg.matchAll(/<rect [^>]*width="([\d.]+)"[^>]*><title>([^<]+)<\/title>/g)].map(([, w, title]) => [
+        title,
+        Number(w),
+      ]),
+    );
+    const measured = Object.values(saved.throughput).filter((r) => r.status === 'ok');
+    expect(Object.keys(widths)).toHaveLength(measured.length);
+    const bar = (title: string) => widths[Object.keys(widths).find((t) => t.startsWith(title))!];
+    expect(
+      bar('nexthop createApp() default stack + access log + hello') / bar('Express 5 hello'),
+    ).toBeCloseTo(1.3, 2);
+    expect(
+      bar('nexthop createApp() default stack + access log + nextHopProxy') / bar('Fastify 5'),
+    ).toBeCloseTo(1.1, 2);
+    expect(svg).toContain('1.00× = express-hello, 1,000 req/s');
+    expect(svg).toContain('1.00× = fastify-proxy, 4,000 req/s');
+    expect(svg).toContain('>1.30×</text>');
   });
 });
 
@@ -252,6 +420,12 @@ describe('npm run bench: other paths', () => {
     [['--load', 'ab'], /--load must be wrk or autocannon/],
     [['--upstream', 'apache'], /--upstream must be auto, node or nginx/],
     [['--json'], /--json needs a value/],
+    [['--markdown'], /--markdown needs a value/],
+    // A folder that cannot exist: package.json is a file.
+    [
+      ['--svg', 'package.json/out/chart.svg'],
+      /--svg .*package\.json\/out\/chart\.svg: cannot write to .*\(ENOTDIR\)/,
+    ],
     [['--fast'], /unknown option --fast/],
   ])('%j is refused before anything starts', async (args, message) => {
     const child = startNode(RUN, {}, args);

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 
 // Runs bench/faults.js in its short form: real clusters, real faults, on 127.0.0.1.
-// The long form (60 s per scenario) and its measured numbers are in docs/resilience.md.
+// The long form (60 s per scenario) and what each scenario expects: docs/resilience.md.
 
 interface Scenario {
   scenario: string;

@@ -142,7 +142,7 @@ describe('serve', () => {
   });
 
   test('its requests and responses stay fast-mode V8 objects, for an app route and a proxied request', () => {
-    // V8 internals, checked because a dictionary-mode response once cost ~15 µs per request.
+    // V8 internals, checked because a dictionary-mode response slows every request down.
     const fixture = path.join(__dirname, 'fixtures', 'fast-objects.js');
     const out = execFileSync(process.execPath, ['--allow-natives-syntax', fixture], {
       env: { ...process.env, LOG_DIR: logDir, LOG_LEVEL: 'warn', NODE_ENV: 'production' },

@@ -13,6 +13,9 @@ const { runLoad } = require('./lib/load');
 const { startServer, startNodeUpstream, startNginxUpstream, accessLogBytes } = require('./lib/servers');
 const extras = require('./lib/extras');
 const { median, render, evaluateBudgets, MB } = require('./lib/report');
+const { renderSummary } = require('./lib/summary');
+const { renderChart } = require('./lib/chart');
+const { checkOutputs, writeSummary, writeFile } = require('./lib/output');
 const { SCENARIOS, EXTRAS } = require('./scenarios');
 const { PLATFORM_HEADERS } = require('./lib/headers');
 
@@ -40,6 +43,13 @@ const USAGE = `Usage: npm run bench -- [options]
                        (True-Client-IP, X-Forwarded-*, section-io-id, geo)
   --cpu-prof DIR       run node servers with --cpu-prof, profiles written to DIR
   --json FILE          also write all results as JSON to FILE
+  --markdown FILE      also write the summary to FILE: one table (machine, Node, package
+                       and load-tool versions in its header), then the budget verdicts.
+                       When FILE has the lines <!-- bench-summary:start --> and
+                       <!-- bench-summary:end -->, only what is between them is replaced
+                       (docs/BENCHMARKS.md has them). Repeatable; - prints the summary
+                       instead of the full report
+  --svg FILE           also write a bar chart (SVG) of req/s against the best peer to FILE
   --report FILE        run nothing: print the report of a saved --json FILE again,
                        budgets evaluated by this version of the harness
   --fail-on-budget     exit 2 when a budget fails
@@ -68,6 +78,8 @@ function parseArgs(argv) {
     platformHeaders: true,
     cpuProf: null,
     json: null,
+    markdown: [],
+    svg: null,
     report: null,
     failOnBudget: false,
     help: false,
@@ -110,6 +122,10 @@ function parseArgs(argv) {
     else if (flag === '--no-platform-headers') opts.platformHeaders = false;
     else if (flag === '--cpu-prof') opts.cpuProf = path.resolve(takeValue());
     else if (flag === '--json') opts.json = path.resolve(takeValue());
+    else if (flag === '--markdown') {
+      const file = takeValue();
+      opts.markdown.push(file === '-' ? '-' : path.resolve(file));
+    } else if (flag === '--svg') opts.svg = path.resolve(takeValue());
     else if (flag === '--report') opts.report = path.resolve(takeValue());
     else if (flag === '--fail-on-budget') opts.failOnBudget = true;
     else if (flag === '--help' || flag === '-h') opts.help = true;
@@ -147,6 +163,7 @@ function packageVersions() {
     'http-proxy-middleware',
     'fastify',
     '@fastify/http-proxy',
+    'undici',
     'autocannon',
     'winston',
     'helmet',
@@ -324,7 +341,7 @@ function createContext(opts) {
       description: loadDescription,
       version:
         tool === 'wrk'
-          ? versionOf('wrk', ['-v'])
+          ? versionOf('wrk', ['-v']).replace(/\s+(\[|Copyright).*$/, '')
           : `autocannon ${require('autocannon/package.json').version}`,
     },
     nginx: nginxPath ? versionOf('nginx', ['-v']) : null,
@@ -346,7 +363,7 @@ function createContext(opts) {
 }
 
 /** --report FILE: render a saved run again (budgets re-evaluated), starting nothing. */
-function reportAgain(opts) {
+async function reportAgain(opts) {
   const results = JSON.parse(fs.readFileSync(opts.report, 'utf8'));
   for (const r of Object.values(results.throughput)) {
     if (r.status === 'ok' && r.spread === undefined && r.runs?.length) {
@@ -354,13 +371,29 @@ function reportAgain(opts) {
     }
   }
   results.budgets = evaluateBudgets(results);
-  process.stdout.write(render(results));
+  await writeReports(results, opts);
   if (opts.failOnBudget && results.budgets.some((b) => b.status === 'FAIL')) process.exitCode = 2;
+}
+
+/** The full report on stdout (or the summary, with --markdown -), then the files asked for. */
+async function writeReports(results, opts) {
+  // The chart, when one is written, is linked from the summary relative to where it lands.
+  const chart = (from) => opts.svg && path.relative(from, opts.svg).split(path.sep).join('/');
+  const stdout = opts.markdown.includes('-')
+    ? renderSummary(results, { chart: chart(process.cwd()) })
+    : render(results);
+  process.stdout.write(stdout);
+  for (const file of opts.markdown) {
+    if (file !== '-') await writeSummary(file, renderSummary(results, { chart: chart(path.dirname(file)) }));
+  }
+  if (opts.svg) writeFile(opts.svg, renderChart(results));
+  if (opts.json) writeFile(opts.json, `${JSON.stringify(results, null, 2)}\n`);
 }
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   if (opts.help) return void process.stdout.write(`${USAGE}\n`);
+  checkOutputs(opts);
   if (opts.report) return reportAgain(opts);
   if (opts.cpuProf) fs.mkdirSync(opts.cpuProf, { recursive: true });
   const ctx = createContext(opts);
@@ -383,8 +416,7 @@ async function main() {
   for (const child of ctx.children) await child.stop();
   results.budgets = evaluateBudgets(results);
 
-  process.stdout.write(render(results));
-  if (opts.json) fs.writeFileSync(opts.json, `${JSON.stringify(results, null, 2)}\n`);
+  await writeReports(results, opts);
   const failed = [results.throughput, results.idle, results.upload, results.cold].some((group) =>
     Object.values(group).some((r) => r.status === 'failed'),
   );

@@ -23,9 +23,9 @@ const clock = (): number => Math.floor(performance.now());
  *
  * Responses are found through their connection, never used as Map or Set keys: V8 gives an
  * object an identity hash when it first becomes a key, and doing that to every response
- * cost about 15 µs per request (measured with `npm run bench`). Connections live long; each
- * gets its hash once. A connection's entry is its response in flight, or the time it went
- * idle; the rare pipelined responses waiting behind the first are listed apart.
+ * shows in a CPU profile of every request (`npm run bench -- --cpu-prof`). Connections live
+ * long; each gets its hash once. A connection's entry is its response in flight, or the time
+ * it went idle; the rare pipelined responses waiting behind the first are listed apart.
  */
 export class ConnectionTracker {
   private readonly connections = new Map<Duplex, http.ServerResponse | number>();

@@ -6,8 +6,8 @@ import * as http from 'node:http';
  * Express's `app.handle` switches the prototype of every request and response
  * (`Object.setPrototypeOf(req, app.request)`). V8 then has to give each request object a new
  * hidden class, and node's http code that touches req and res afterwards runs on slower,
- * polymorphic paths: measured here, an Express 5 hello spends about 3× the server CPU per
- * request it needs (docs/BENCHMARKS.md, "Express's prototype switch").
+ * polymorphic paths. The bench's app-route budget (`nexthop-hello` against `express-hello`,
+ * docs/BENCHMARKS.md) shows what avoiding the switch is worth.
  *
  * When node builds the request and response with `app.request` and `app.response` as their
  * prototypes in the first place, Express's switch finds the prototype already in place and
@@ -83,9 +83,9 @@ export function serverClassesFor(app: unknown): http.ServerOptions {
   NexthopRequest.prototype = prototypes.request;
   NexthopResponse.prototype = prototypes.response;
   // Static inheritance, as `class … extends` would set it. V8 sizes a constructor's objects
-  // from the property counts of the constructors on this chain: without it, a response got
-  // no in-object slots, and node's constructor, storing some 40 fields, turned it into a
-  // slow dictionary-mode object (measured: about 15 µs more per proxied request).
+  // from the property counts of the constructors on this chain: without it, a response gets
+  // no in-object slots, and node's constructor, storing some 40 fields, turns it into a
+  // slow dictionary-mode object (__tests__/fixtures/fast-objects.js checks it stays fast).
   Object.setPrototypeOf(NexthopRequest, http.IncomingMessage);
   Object.setPrototypeOf(NexthopResponse, http.ServerResponse);
   return {

@@ -126,21 +126,13 @@ const EXTRA_SECTIONS = {
       results,
       'idle',
       `Idle keep-alive connections (${fmt(results.meta.idleConnections)} per run)`,
-      [
-        'RSS before MB',
-        'RSS with connections MB',
-        'still open',
-        'JS heap MB per 1,000',
-        'RSS MB per 1,000',
-        'vs Express',
-      ],
-      'perThousandMb',
+      ['RSS before MB', 'RSS with connections MB', 'still open', 'JS heap with connections MB', 'vs Express'],
+      'afterMb',
       (r) => [
         fmt(r.median.beforeMb, 1),
         fmt(r.median.afterMb, 1),
         `${r.alive}/${r.count}`,
-        fmt(r.median.heapPerThousandMb, 2),
-        fmt(r.median.perThousandMb, 2),
+        fmt(r.median.heapAfterMb, 1),
       ],
     ),
   upload: (results) =>
@@ -175,7 +167,7 @@ function medianOf(results, group, id, field) {
  */
 const CROSS_CHECKS = {
   throughput: { field: 'cpuUsPerRequest', label: 'by server CPU per request', inverted: true },
-  idle: { field: 'heapPerThousandMb', label: 'JS heap alone', inverted: false },
+  idle: { field: 'heapAfterMb', label: 'JS heap alone', inverted: false },
 };
 
 /** Rounds whose req/s differ by more than this (fastest / slowest) mark a disturbed run. */
@@ -191,34 +183,37 @@ function crossCheck(results, { group, a, b }) {
   return Number.isFinite(r) ? `; ${check.label} ${fmt(r, 2)}×${noisy}` : noisy;
 }
 
+/** A note when the run measured less than the budget names (--upload-mb, --idle, e.g. --quick). */
+function smallerRun(meta, group) {
+  if (group === 'upload' && meta.uploadBytes < 1024 * MB)
+    return ` (upload was ${fmt(meta.uploadBytes / MB)} MiB, not 1 GiB)`;
+  if (group === 'idle' && meta.idleConnections !== 1000)
+    return ` (${fmt(meta.idleConnections)} connections, not 1,000)`;
+  return '';
+}
+
 /** Evaluate every budget against `results`: { text, status: PASS|FAIL|SKIP, ratio?, detail }. */
 function evaluateBudgets(results) {
   return BUDGETS.map((budget) => {
     const { text, group, field, a, b } = budget;
     const value = medianOf(results, group, a, field);
     const reference = medianOf(results, group, b, field);
+    const partial = smallerRun(results.meta, group);
     if (budget.limit !== undefined) {
       if (!Number.isFinite(value)) return { text, status: 'SKIP', detail: `${a} not measured in this run` };
-      const size = results.meta.uploadBytes;
-      const partial =
-        group === 'upload' && size < 1024 * MB ? ` (upload was ${fmt(size / MB)} MiB, not 1 GiB)` : '';
       const status = value < budget.limit ? 'PASS' : 'FAIL';
       return { text, status, value, detail: `${fmt(value, 1)} ${budget.unit}${partial}` };
     }
-    if (Number.isFinite(reference) && reference <= 0) {
-      // RSS can shrink between two readings (the allocator returns pages): no ratio exists.
-      return { text, status: 'SKIP', detail: `unreliable: ${b} measured ${fmt(reference, 2)}; re-run` };
-    }
-    if (!Number.isFinite(value) || !Number.isFinite(reference)) {
-      const why =
-        budget.missing && !results[group][a] ? budget.missing : `${a} / ${b} not measured in this run`;
+    if (!Number.isFinite(value) || !Number.isFinite(reference) || reference <= 0) {
+      const known = SCENARIOS.some((s) => s.id === b);
+      const why = budget.missing && !known ? budget.missing : `${a} / ${b} not measured in this run`;
       return { text, status: 'SKIP', detail: why };
     }
     const r = ratio(value, reference);
     const pass = budget.min !== undefined ? r >= budget.min : r <= budget.max;
     const need = budget.min !== undefined ? `≥ ${budget.min}×` : `≤ ${budget.max}×`;
     const cross = crossCheck(results, budget);
-    const detail = `${fmt(r, 3)}× (${a} ${fmt(value, 2)} / ${b} ${fmt(reference, 2)}; needs ${need}${cross})`;
+    const detail = `${fmt(r, 3)}× (${a} ${fmt(value, 2)} / ${b} ${fmt(reference, 2)}; needs ${need}${cross})${partial}`;
     return { text, status: pass ? 'PASS' : 'FAIL', ratio: r, detail };
   });
 }
@@ -254,4 +249,4 @@ function render(results) {
   return `${parts.join('\n')}\n`;
 }
 
-module.exports = { median, render, evaluateBudgets, MB };
+module.exports = { median, render, evaluateBudgets, fmt, ratio, MB };

@@ -56,7 +56,15 @@ async function startOnce(ctx, scenario, upstream, { nodeArgs = [], pollMs = 20 }
     : procs.start(process.execPath, [...nodeArgs, path.join(SERVERS, scenario.server)], {
         cpu: 0,
         name: scenario.id,
-        env: { PORT: String(port), UPSTREAM: upstream, LOG_DIR: logDir, NODE_ENV: 'production' },
+        // The platform's defaults: production, and log level info (serve()'s lifecycle lines
+        // are written at start-up, as in production; no request writes an app-log line).
+        env: {
+          PORT: String(port),
+          UPSTREAM: upstream,
+          LOG_DIR: logDir,
+          NODE_ENV: 'production',
+          LOG_LEVEL: 'info',
+        },
       });
   const url = `http://127.0.0.1:${port}/hello`;
   try {

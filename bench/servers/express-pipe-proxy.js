@@ -1,5 +1,5 @@
 // Scenario: Express + the minimal keep-alive pipe proxy (common.js pipeProxy) as the last
-// middleware: the cheapest possible Express proxy, reference for the "≥ 0.9×" proxy budget.
+// middleware: the cheapest possible Express proxy, a peer for proxied requests.
 'use strict';
 const http = require('node:http');
 const express = require('express');

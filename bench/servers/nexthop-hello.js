@@ -1,5 +1,5 @@
 // Scenario: nexthop createApp() default stack (plus the access log to a real file) + a hello
-// route, served by serve(). Budget: ≥ 0.9× bare Express hello.
+// route, served by serve(). Budget: ≥ 1.3× bare Express hello.
 'use strict';
 const { load, createBenchApp, serveBench } = require('./nexthop');
 

@@ -1,6 +1,7 @@
 // Scenario: nexthop createApp() default stack (plus access log) + nextHopProxy() to the
-// upstream: every request is proxied. Budgets: ≥ 0.9× Express + minimal keep-alive pipe
-// proxy, ≥ 2× Express + http-proxy-middleware defaults; 1 GiB upload under 100 MB RSS.
+// upstream: every request is proxied. Budgets: ≥ 1.1× Fastify + @fastify/http-proxy, ≥ 0.7×
+// the bare undici Pool proxy, ≥ 4× Express + http-proxy-middleware defaults; a 1 GiB upload
+// under 100 MB RSS at ≥ 0.8× the pipe proxy's speed.
 'use strict';
 const { load, createBenchApp, serveBench } = require('./nexthop');
 

@@ -31,8 +31,6 @@ function prepareEnv() {
   process.env.NEXT_HOP = upstream().origin;
   process.env.LOG_DIR ||= fs.mkdtempSync(path.join(os.tmpdir(), 'nexthop-bench-logs-'));
   process.env.NODE_ENV ||= 'production';
-  // LOG_LEVEL stays as the platform leaves it (unset: `info`, so the lifecycle lines are
-  // written at start-up and shutdown, as in production; no request writes an app-log line).
 }
 
 /**

@@ -130,6 +130,35 @@ describe('every public factory and serve() reject an unknown option, naming the 
     ).toThrow('unknown option "requireHTTPS"');
   });
 
+  // A feature takes its options, true or false; what an object spread would turn into
+  // nonsense ('false' → options "0".."4") or silently into the defaults (1, null) is refused.
+  test.each<[string, unknown, string]>([
+    [
+      'requireHttps',
+      'false',
+      'nexthop createApp: requireHttps must be true, false or an options object, got "false"',
+    ],
+    ['requireHttps', 1, 'requireHttps must be true, false or an options object, got 1'],
+    ['accessLog', 'off', 'accessLog must be true, false or an options object, got "off"'],
+    ['geo', null, 'geo must be true, false or an options object, got null'],
+    ['clientIp', ['10.0.0.0/8'], 'clientIp must be true, false or an options object, got an array'],
+  ])('createApp({ %s: %j }) throws a TypeError naming the feature', (name, value, message) => {
+    const call = () => createApp({ [name]: value, config: loadConfig({ LOG_DIR: '/proc/nope' }) } as never);
+    expect(call).toThrow(TypeError);
+    expect(call).toThrow(message);
+  });
+
+  test('createApp takes true and false for each feature', () => {
+    const app = createApp({
+      config: loadConfig({ LOG_DIR: dir }),
+      logger: createLogger({ dir, console: false }),
+      accessLog: false,
+      geo: true,
+      requireHttps: true,
+    } as never);
+    expect(typeof app).toBe('function');
+  });
+
   test('notFound({}) is a call, not a misuse', () => {
     expect(typeof notFound({})).toBe('function');
     expect(typeof notFound()).toBe('function');

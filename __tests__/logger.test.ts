@@ -138,6 +138,13 @@ describe('createLogger files', () => {
     return closeLogger(logger);
   });
 
+  test('a missing folder is created with its missing parents', () => {
+    const dir = path.join(tempLogDir(), 'a', 'b', 'logs');
+    const logger = quietLogger(dir);
+    expect(fs.statSync(dir).isDirectory()).toBe(true);
+    return closeLogger(logger);
+  });
+
   test('an unwritable folder throws ERR_NEXTHOP_LOG_DIR naming it, the OS error and the fix', () => {
     const parent = tempLogDir();
     fs.writeFileSync(path.join(parent, 'file'), '');

@@ -172,7 +172,7 @@ describe('runtime errors never take the app down', () => {
 });
 
 describe('start-up errors are one clear message and exit 1', () => {
-  test.each([
+  test.each<[Record<string, string>, RegExp]>([
     [
       { PORT: 'abc' },
       /^nexthop \[ERR_NEXTHOP_CONFIG\]: invalid configuration:\n {2}- PORT="abc" is not a valid port/,
@@ -185,6 +185,15 @@ describe('start-up errors are one clear message and exit 1', () => {
       { PORT: '8080', LOG_DIR: __filename },
       /^nexthop \[ERR_NEXTHOP_LOG_DIR\]: cannot write logs to ".*": a file is in the way/,
     ],
+    // A folder no one can create, even root: Node's recursive mkdir never returns there.
+    ...(process.platform === 'linux'
+      ? [
+          [
+            { PORT: '8080', LOG_DIR: '/proc/nexthop-none/logs' },
+            /^nexthop \[ERR_NEXTHOP_LOG_DIR\]: cannot write logs to "\/proc\/nexthop-none\/logs": the folder cannot be created \(ENOENT/,
+          ] as [Record<string, string>, RegExp],
+        ]
+      : []),
   ])('%j', async (env, message) => {
     child = startNode(APP, env);
     expect(await child.exited).toBe(1);

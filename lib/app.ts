@@ -1,6 +1,6 @@
 import express from 'express';
 import type { Application } from 'express';
-import { checkOptions, optionNames } from './check-options';
+import { checkOptions, describe, optionNames } from './check-options';
 import { loadConfig, type Config } from './config';
 import { setAppContext } from './context';
 import { NexthopError } from './errors';
@@ -97,6 +97,7 @@ export function startupContext(options: { config?: Config; logger?: Logger }): {
  */
 export function createApp(options: Readonly<CreateAppOptions> = {}): Application {
   checkOptions('createApp', options, KNOWN_OPTIONS);
+  const features = featureSettings(options);
   // One compiled trust for Express and every middleware. Never `true`: an app reached
   // directly from the internet must not take a client's word for its own address.
   const trust = compileTrust(options.trustedProxies, 'createApp');
@@ -106,7 +107,7 @@ export function createApp(options: Readonly<CreateAppOptions> = {}): Application
   app.set('env', config.nodeEnv);
   app.set('trust proxy', trust);
   installRequestLog(app.request, logger);
-  const steps = defaultStack(options, trust, logger);
+  const steps = defaultStack(features, trust, logger);
   // One router layer for the whole stack: each layer costs the router a next/handle round.
   if (steps.length > 0) app.use(pipeline(steps));
   setAppContext(app, { config, logger });
@@ -118,20 +119,16 @@ export function createApp(options: Readonly<CreateAppOptions> = {}): Application
  * it names its own. The access log comes first, so its clock starts before any other
  * middleware runs and `ms` covers them all.
  */
-function defaultStack(options: Readonly<CreateAppOptions>, trust: Trust, logger: Logger): [string, Step][] {
+function defaultStack(on: FeatureSettings, trust: Trust, logger: Logger): [string, Step][] {
   const shared = { trustedProxies: trust };
-  const https = options.requireHttps ?? false;
   const handlers: [string, unknown][] = [
-    ['accessLog', options.accessLog !== false && accessLog({ logger, ...options.accessLog })],
-    ['clientIp', options.clientIp !== false && clientIp({ ...shared, ...options.clientIp })],
-    [
-      'forwardedProto',
-      options.forwardedProto !== false && forwardedProto({ ...shared, ...options.forwardedProto }),
-    ],
-    ['requestId', options.requestId !== false && requestId({ ...shared, ...options.requestId })],
-    ['geo', options.geo !== false && geo({ ...shared, ...options.geo })],
-    ['securityHeaders', options.securityHeaders !== false && securityHeaders(options.securityHeaders)],
-    ['requireHttps', https !== false && requireHttps({ ...shared, ...(https === true ? {} : https) })],
+    ['accessLog', on.accessLog && accessLog({ logger, ...on.accessLog })],
+    ['clientIp', on.clientIp && clientIp({ ...shared, ...on.clientIp })],
+    ['forwardedProto', on.forwardedProto && forwardedProto({ ...shared, ...on.forwardedProto })],
+    ['requestId', on.requestId && requestId({ ...shared, ...on.requestId })],
+    ['geo', on.geo && geo({ ...shared, ...on.geo })],
+    ['securityHeaders', on.securityHeaders && securityHeaders(on.securityHeaders)],
+    ['requireHttps', on.requireHttps && requireHttps({ ...shared, ...on.requireHttps })],
   ];
   const steps: [string, Step][] = [];
   for (const [name, handler] of handlers) {
@@ -139,4 +136,38 @@ function defaultStack(options: Readonly<CreateAppOptions>, trust: Trust, logger:
     if (step !== undefined) steps.push([name, step]);
   }
   return steps;
+}
+
+const FEATURES = [
+  'accessLog',
+  'clientIp',
+  'forwardedProto',
+  'requestId',
+  'geo',
+  'securityHeaders',
+  'requireHttps',
+] as const;
+type FeatureName = (typeof FEATURES)[number];
+type FeatureSettings = { [K in FeatureName]: Exclude<CreateAppOptions[K], boolean | undefined> | false };
+
+/**
+ * Each feature's options as an object, or `false` when it is left out (`requireHttps` is
+ * off unless set; `true` means the defaults). Anything else — a string from an environment
+ * variable such as `'false'`, a number, null — is refused here, before an object spread
+ * would turn it into nonsense options or silently into the defaults.
+ */
+function featureSettings(options: Readonly<CreateAppOptions>): FeatureSettings {
+  const settings: Record<string, object | false> = {};
+  for (const name of FEATURES) {
+    const value: unknown = options[name];
+    if (value === false || (value === undefined && name === 'requireHttps')) settings[name] = false;
+    else if (value === undefined || value === true) settings[name] = {};
+    else if (typeof value === 'object' && value !== null && !Array.isArray(value)) settings[name] = value;
+    else {
+      throw new TypeError(
+        `nexthop createApp: ${name} must be true, false or an options object, got ${describe(value)}`,
+      );
+    }
+  }
+  return settings as FeatureSettings;
 }

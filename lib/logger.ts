@@ -127,13 +127,32 @@ export function prepareLogDir(dir: string, files: readonly string[] = []): void 
       fail(err as NodeJS.ErrnoException, what);
     }
   };
-  attempt('the folder cannot be created', () => fs.mkdirSync(dir, { recursive: true }));
+  attempt('the folder cannot be created', () => makeFolder(dir));
   // Probe with a real append: access(W_OK) says yes for root on read-only mounts.
   const probe = path.join(dir, `.nexthop-probe-${process.pid}`);
   attempt('the folder is not writable', () => (fs.closeSync(fs.openSync(probe, 'a')), fs.unlinkSync(probe)));
   for (const name of files) {
     attempt(`${name} cannot be appended to`, () => fs.closeSync(fs.openSync(path.join(dir, name), 'a')));
   }
+}
+
+/**
+ * `mkdir -p`, a level at a time. Node's `mkdirSync(dir, { recursive: true })` never returns
+ * when a pseudo-filesystem answers ENOENT although the parent exists (`/proc/nope`, as root):
+ * here that ENOENT is the error.
+ */
+function makeFolder(dir: string): void {
+  const parent = path.dirname(dir);
+  try {
+    fs.mkdirSync(dir);
+    return;
+  } catch (err) {
+    const { code } = err as NodeJS.ErrnoException;
+    if (code === 'EEXIST' && fs.statSync(dir).isDirectory()) return;
+    if (code !== 'ENOENT' || parent === dir || fs.existsSync(parent)) throw err;
+  }
+  makeFolder(parent);
+  makeFolder(dir);
 }
 
 function checkCount(name: string, value: unknown, fallback: number, min: number, max: number): number {

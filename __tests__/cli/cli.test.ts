@@ -34,6 +34,11 @@ describe('nexthop (arguments, help, version)', () => {
     [['dev', '--port', '70000'], 2, 'nexthop dev: --port must be an integer from 0 to 65535, got "70000"'],
     [['dev', '--client-ip', 'me'], 2, 'nexthop dev: --client-ip "me" is not an IP address'],
     [['dev', '--next-hop-fault', 'slow'], 2, 'use refuse, timeout, reset or slow=<ms>'],
+    [
+      ['dev', '--next-hop-fault', 'timout'],
+      2,
+      '--next-hop-fault "timout" is unknown (did you mean timeout?); use refuse,',
+    ],
     [['dev', '--origin', 'ftp://x'], 2, '--origin "ftp://x" must be an http: or https: URL'],
     [['dev', '--bypass', 'static'], 2, '--bypass entry "static" must be a path prefix starting with "/"'],
     [['dev', '--geo', 'planet=Mars'], 2, '--geo key "planet" is unknown'],

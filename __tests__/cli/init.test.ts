@@ -103,6 +103,7 @@ describe('nexthop init: scaffolding', () => {
       ['--template', 'nope'],
       'unknown template "nope"; available: ab-split, cluster, edge-api, hello, ip-guard, secure-headers',
     ],
+    [['--template', 'helo'], 'unknown template "helo" (did you mean hello?); available: ab-split,'],
     [['--nexthop-path', 'missing-checkout'], 'is neither a folder with a package.json nor a .tgz file'],
     [
       ['--nexthop-path', '.', '--nexthop-version', '1'],

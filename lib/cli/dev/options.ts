@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { suggestion } from '../../check-options';
 import { findServerFile, suggestedStart } from '../doctor/package-checks';
 import { UsageError, folderArg, parseCommandArgs, parseIntFlag } from '../io';
 import type { Launch } from './app-process';
@@ -82,7 +83,7 @@ export function parseFault(text: string): NextHopFault {
   const slow = /^slow=(\d{1,7})$/.exec(text);
   if (slow) return { kind: 'slow', ms: Number(slow[1]) };
   throw new UsageError(
-    `--next-hop-fault "${text}" is unknown; use refuse, timeout, reset or slow=<ms> (e.g. slow=2000)`,
+    `--next-hop-fault "${text}" is unknown${suggestion(text, ['refuse', 'timeout', 'reset'])}; use refuse, timeout, reset or slow=<ms> (e.g. slow=2000)`,
   );
 }
 

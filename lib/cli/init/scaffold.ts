@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import validatePackageName from 'validate-npm-package-name';
+import { suggestion } from '../../check-options';
 import { UsageError } from '../io';
 import { ownPackage } from '../package-root';
 
@@ -131,7 +132,9 @@ export function scaffold(dir: string, options: Readonly<InitOptions> = {}): stri
   const { template = 'hello', language = 'ts', force = false } = options;
   const available = listTemplates();
   if (!available.includes(template)) {
-    throw new UsageError(`unknown template "${template}"; available: ${available.join(', ')}`);
+    throw new UsageError(
+      `unknown template "${template}"${suggestion(template, available)}; available: ${available.join(', ')}`,
+    );
   }
   const root = path.join(templatesDir(), template);
   if (!fs.existsSync(path.join(root, language))) {

@@ -107,4 +107,4 @@ function pipeProxy(target = upstream()) {
   };
 }
 
-module.exports = { port, upstream, listen, exitOnSigterm, collectGarbageOnSignal, pipeProxy };
+module.exports = { port, upstream, listen, exitOnSigterm, collectGarbageOnSignal, pipeProxy, HOP_BY_HOP };

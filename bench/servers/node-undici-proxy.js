@@ -5,18 +5,10 @@
 'use strict';
 const http = require('node:http');
 const { Pool } = require('undici');
-const { listen, upstream } = require('./common');
+const { listen, upstream, HOP_BY_HOP } = require('./common');
 
 const pool = new Pool(upstream().origin, { connections: 256 });
-const DROP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'upgrade',
-  'te',
-  'trailer',
-]);
+const DROP = new Set(HOP_BY_HOP);
 
 function requestFields(raw) {
   const out = [];

@@ -173,6 +173,47 @@ export interface SourceWatcher {
 }
 
 /**
+ * Whether a path (relative to the project) is outside the watch: node_modules, .git, the
+ * log folder and the project's .gitignore entries.
+ */
+function ignoredPaths(logRel: string, matcher: GitignoreMatcher | undefined) {
+  return (rel: string, isDir?: boolean) =>
+    /(?:^|\/)(?:node_modules|\.git)(?:\/|$)/.test(rel) ||
+    (logRel !== '' && (rel === logRel || rel.startsWith(`${logRel}/`))) ||
+    // The entry may be gone already: a folder pattern (`dist/`) counts as matching either way.
+    (matcher !== undefined &&
+      (isDir === undefined ? matcher(rel, true) || matcher(rel, false) : matcher(rel, isDir)));
+}
+
+/** A folder's entries; none when it was removed meanwhile. */
+function folderEntries(folder: string): fs.Dirent[] {
+  try {
+    return fs.readdirSync(folder, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+}
+
+/** Watch one folder, calling `onName` with the name of each entry that changes; undefined when it is gone. */
+function watchFolderEntries(folder: string, onName: (name: string) => void): fs.FSWatcher | undefined {
+  try {
+    return fs.watch(folder, (_event, name) => name && onName(name));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Close and drop the watchers of `rel` and of every folder under it. */
+function closeWatchersUnder(watchers: Map<string, fs.FSWatcher>, rel: string): void {
+  for (const [key, watcher] of watchers) {
+    if (key === rel || key.startsWith(`${rel}/`)) {
+      watcher.close();
+      watchers.delete(key);
+    }
+  }
+}
+
+/**
  * Watch the project's folders and call `onChange` (debounced) when a file that is not
  * ignored changes: node_modules, .git, the log folder and the project's .gitignore
  * entries (build output such as dist/) do not count. Each folder is watched, not each
@@ -186,49 +227,21 @@ export function watchSources(
   matcher: GitignoreMatcher | undefined,
   onChange: (file: string) => void,
 ): SourceWatcher {
-  const logRel = path.relative(dir, logDir);
+  const ignored = ignoredPaths(path.relative(dir, logDir), matcher);
   const watchers = new Map<string, fs.FSWatcher>();
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
-  const ignored = (rel: string, isDir?: boolean) =>
-    /(?:^|\/)(?:node_modules|\.git)(?:\/|$)/.test(rel) ||
-    (logRel !== '' && (rel === logRel || rel.startsWith(`${logRel}/`))) ||
-    // The entry may be gone already: a folder pattern (`dist/`) counts as matching either way.
-    (matcher !== undefined &&
-      (isDir === undefined ? matcher(rel, true) || matcher(rel, false) : matcher(rel, isDir)));
 
   function watchFolder(rel: string): void {
     if (closed || watchers.has(rel)) return;
-    let watcher: fs.FSWatcher;
-    try {
-      watcher = fs.watch(
-        path.join(dir, rel),
-        (_event, name) => name && changed(rel ? `${rel}/${name}` : name),
-      );
-    } catch {
-      return; // removed meanwhile
-    }
+    const watcher = watchFolderEntries(path.join(dir, rel), (name) => changed(rel ? `${rel}/${name}` : name));
+    if (!watcher) return; // removed meanwhile
     // A watched folder that is removed (or renamed) ends its watcher.
-    watcher.on('error', () => forget(rel));
+    watcher.on('error', () => closeWatchersUnder(watchers, rel));
     watchers.set(rel, watcher);
-    let entries: fs.Dirent[] = [];
-    try {
-      entries = fs.readdirSync(path.join(dir, rel), { withFileTypes: true });
-    } catch {
-      // removed meanwhile
-    }
-    for (const entry of entries) {
+    for (const entry of folderEntries(path.join(dir, rel))) {
       const child = rel ? `${rel}/${entry.name}` : entry.name;
       if (entry.isDirectory() && !ignored(child, true)) watchFolder(child);
-    }
-  }
-
-  function forget(rel: string): void {
-    for (const [key, watcher] of watchers) {
-      if (key === rel || key.startsWith(`${rel}/`)) {
-        watcher.close();
-        watchers.delete(key);
-      }
     }
   }
 
@@ -236,7 +249,7 @@ export function watchSources(
     if (ignored(rel)) return;
     const stat = fs.statSync(path.join(dir, rel), { throwIfNoEntry: false });
     if (stat?.isDirectory()) watchFolder(rel);
-    else if (!stat) forget(rel);
+    else if (!stat) closeWatchersUnder(watchers, rel);
     clearTimeout(timer);
     timer = setTimeout(() => onChange(rel), 200);
   }

@@ -74,16 +74,10 @@ function answeredBy(bypassed: boolean, outcome: NextHopOutcome | undefined): Ans
   return 'app';
 }
 
-/**
- * Start the emulated platform front: it adds what the edge adds (True-Client-IP,
- * X-Forwarded-For, X-Forwarded-Proto, section-io-id, section-io-geo-*), keeps Host, and
- * routes by path prefix to the app or straight to next-hop.
- */
-export async function startFront(options: Readonly<FrontOptions>): Promise<Front> {
-  const bypass = options.bypass ?? [];
+/** The headers the front sends on: the client's, minus edge headers, plus what the edge adds. */
+function edgeHeadersFor(options: Readonly<FrontOptions>) {
   const proto = options.https ? 'https' : 'http';
-
-  function edgeHeaders(req: http.IncomingMessage, id: string): http.OutgoingHttpHeaders {
+  return function edgeHeaders(req: http.IncomingMessage, id: string): http.OutgoingHttpHeaders {
     const headers: http.OutgoingHttpHeaders = {};
     for (const [name, value] of Object.entries(req.headers))
       if (!EDGE_HEADER.test(name)) headers[name] = value;
@@ -98,12 +92,15 @@ export async function startFront(options: Readonly<FrontOptions>): Promise<Front
     }
     if (options.hostHeader) headers.host = options.hostHeader;
     return headers;
-  }
+  };
+}
 
-  const tunnels = new Set<Duplex>();
+type EdgeHeaders = ReturnType<typeof edgeHeadersFor>;
 
-  /** Where a request goes: by path prefix to next-hop (bypass) or to the app, if it runs. */
-  function route(req: http.IncomingMessage) {
+/** Where a request goes: by path prefix to next-hop (bypass) or to the app, if it runs. */
+function routerFor(options: Readonly<FrontOptions>) {
+  const bypass = options.bypass ?? [];
+  return function route(req: http.IncomingMessage) {
     const id = randomBytes(12).toString('hex');
     const path = req.url ?? '/';
     // nginx prefix locations: a plain string prefix of the path.
@@ -117,9 +114,21 @@ export async function startFront(options: Readonly<FrontOptions>): Promise<Front
       options.onRequest({ method: req.method ?? 'GET', path, status, ms, by, id });
     };
     return { id, port, record };
-  }
+  };
+}
 
-  const server = http.createServer(function emulatedFront(req, res) {
+type Route = ReturnType<typeof routerFor>;
+
+/** The front's answer when the app fails. */
+function answerUpstreamError(res: http.ServerResponse, err: NodeJS.ErrnoException): void {
+  // nginx's answers: 504 when the upstream is too slow, 502 for anything else.
+  if (err.code === 'ETIMEDOUT') answerError(res, 504, 'nexthop dev front: upstream timed out (504)');
+  else answerError(res, 502, `nexthop dev front: upstream failed (${err.code ?? err.message}) (502)`);
+}
+
+/** The front's request handler: to the app (or next-hop), 502 while the app is not running. */
+function requestHandler(route: Route, edgeHeaders: EdgeHeaders) {
+  return function emulatedFront(req: http.IncomingMessage, res: http.ServerResponse) {
     const { id, port, record } = route(req);
     let frontAnswered = false;
     res.on('close', () =>
@@ -132,28 +141,35 @@ export async function startFront(options: Readonly<FrontOptions>): Promise<Front
     }
     forward(req, res, { protocol: 'http:', host: '127.0.0.1', port }, edgeHeaders(req, id), 60_000, (err) => {
       frontAnswered = true;
-      // nginx's answers: 504 when the upstream is too slow, 502 for anything else.
-      if (err.code === 'ETIMEDOUT') answerError(res, 504, 'nexthop dev front: upstream timed out (504)');
-      else answerError(res, 502, `nexthop dev front: upstream failed (${err.code ?? err.message}) (502)`);
+      answerUpstreamError(res, err);
     });
-  });
-  server.on(
-    'upgrade',
-    function emulatedFrontUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer) {
-      const { id, port, record } = route(req);
-      if (port === undefined) {
-        record(502, 'front');
-        socket.end(
-          `HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Length: ${NOT_RUNNING.length}\r\n\r\n${NOT_RUNNING}`,
-        );
-        return;
-      }
-      tunnels.add(socket);
-      socket.on('close', () => tunnels.delete(socket));
-      const headers = { ...edgeHeaders(req, id), connection: 'Upgrade', upgrade: req.headers.upgrade };
-      tunnel(req, socket, head, { protocol: 'http:', host: '127.0.0.1', port }, headers, record);
-    },
-  );
+  };
+}
+
+/** The front's upgrade handler: a tunnel (kept in `tunnels`) to the app or next-hop. */
+function upgradeHandler(route: Route, edgeHeaders: EdgeHeaders, tunnels: Set<Duplex>) {
+  return function emulatedFrontUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer) {
+    const { id, port, record } = route(req);
+    if (port === undefined) {
+      record(502, 'front');
+      socket.end(
+        `HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Length: ${NOT_RUNNING.length}\r\n\r\n${NOT_RUNNING}`,
+      );
+      return;
+    }
+    tunnels.add(socket);
+    socket.on('close', () => tunnels.delete(socket));
+    const headers = { ...edgeHeaders(req, id), connection: 'Upgrade', upgrade: req.headers.upgrade };
+    tunnel(req, socket, head, { protocol: 'http:', host: '127.0.0.1', port }, headers, record);
+  };
+}
+
+/** Listen where the options say; closing cuts every connection, tunnels included. */
+async function listenFront(
+  server: http.Server,
+  options: Readonly<FrontOptions>,
+  tunnels: Set<Duplex>,
+): Promise<Front> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.listen ?? '127.0.0.1', () => {
@@ -169,4 +185,18 @@ export async function startFront(options: Readonly<FrontOptions>): Promise<Front
       return new Promise((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * Start the emulated platform front: it adds what the edge adds (True-Client-IP,
+ * X-Forwarded-For, X-Forwarded-Proto, section-io-id, section-io-geo-*), keeps Host, and
+ * routes by path prefix to the app or straight to next-hop.
+ */
+export async function startFront(options: Readonly<FrontOptions>): Promise<Front> {
+  const route = routerFor(options);
+  const edgeHeaders = edgeHeadersFor(options);
+  const tunnels = new Set<Duplex>();
+  const server = http.createServer(requestHandler(route, edgeHeaders));
+  server.on('upgrade', upgradeHandler(route, edgeHeaders, tunnels));
+  return listenFront(server, options, tunnels);
 }

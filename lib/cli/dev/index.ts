@@ -6,10 +6,10 @@ import { doctor } from '../doctor';
 import { readGitignore } from '../doctor/files-checks';
 import { UsageError, parseCommandArgs, type CliIO } from '../io';
 import { freePort } from '../proc';
-import { AppProcess, watchSources } from './app-process';
+import { AppProcess, watchSources, type SourceWatcher } from './app-process';
 import { destroyAgents } from './forward';
 import { startFront, type Front, type RequestRecord } from './front';
-import { startNextHop, type NextHopFault } from './next-hop';
+import { startNextHop, type NextHop, type NextHopFault } from './next-hop';
 import { DEV_HELP, DEV_OPTIONS, devSettings, normaliseDevArgs, type DevSettings } from './options';
 
 export { DEV_HELP, parseBypass, parseFault, parseInspect, parseOrigin } from './options';
@@ -82,33 +82,50 @@ export async function devCommand(argv: readonly string[], io: CliIO): Promise<nu
   return runDev(devSettings(values, positionals, io.cwd), io);
 }
 
-async function runDev(s: DevSettings, io: CliIO): Promise<number> {
-  const c = createPainter(io.stdout, io.env);
-  const say = (text: string) => io.stdout.write(`${text}\n`);
-  const nextHop = await startNextHop({ origin: s.origin, fault: s.fault });
-  const appPort = await freePort();
-  const logDir = path.join(s.dir, 'logs');
-  let finish: (code: number) => void = () => {};
-  const done = new Promise<number>((resolve) => (finish = resolve));
-  let frontPort = s.port;
-  const dotenv = dotEnv(s.dir, io.env);
-  const app = new AppProcess({
+/** What a dev session's parts share: settings, terminal, painter. */
+interface Session {
+  readonly s: DevSettings;
+  readonly io: CliIO;
+  readonly c: Painter;
+  readonly say: (text: string) => void;
+}
+
+/** The app's environment: .env under dev's own, with PORT, LOG_DIR and NEXT_HOP dev's. */
+function appEnv(
+  io: CliIO,
+  dotenvVars: NodeJS.ProcessEnv,
+  appPort: number,
+  logDir: string,
+  nextHopUrl: string,
+) {
+  return {
+    NODE_ENV: 'development',
+    // Only the front should reach the app: serve() binds where HOST says.
+    HOST: '127.0.0.1',
+    ...dotenvVars,
+    ...io.env,
+    PORT: String(appPort),
+    LOG_DIR: logDir,
+    NEXT_HOP: nextHopUrl,
+  };
+}
+
+/** The app process, its output prefixed; a crash ends the session unless --watch. */
+function createApp(
+  { s, io, c, say }: Session,
+  env: NodeJS.ProcessEnv,
+  appPort: number,
+  frontPort: () => number,
+  finish: (code: number) => void,
+): AppProcess {
+  return new AppProcess({
     dir: s.dir,
     port: appPort,
     launch: s.launch,
-    env: {
-      NODE_ENV: 'development',
-      // Only the front should reach the app: serve() binds where HOST says.
-      HOST: '127.0.0.1',
-      ...dotenv.vars,
-      ...io.env,
-      PORT: String(appPort),
-      LOG_DIR: logDir,
-      NEXT_HOP: nextHop.url,
-    },
+    env,
     onOutput: (line, stream) =>
       (stream === 'stderr' ? io.stderr : io.stdout).write(`${c.dim('app │')} ${line}\n`),
-    onReady: () => say(`${c.green('ready')}: http://${s.listen}:${frontPort} → app on PORT=${appPort}`),
+    onReady: () => say(`${c.green('ready')}: http://${s.listen}:${frontPort()} → app on PORT=${appPort}`),
     onCrash: (why) => {
       io.stderr.write(`${c.red('✗ the app stopped')} (${why})`);
       if (s.watch) io.stderr.write('; the emulator stays up and restarts it when a file changes\n');
@@ -118,9 +135,12 @@ async function runDev(s: DevSettings, io: CliIO): Promise<number> {
       }
     },
   });
-  let front: Front;
+}
+
+/** The front, logging each request; a port it cannot bind is a usage error. */
+async function openFront({ s, io, c }: Session, app: AppProcess, nextHop: NextHop): Promise<Front> {
   try {
-    front = await startFront({
+    return await startFront({
       ...s,
       appPort: () => app.port,
       nextHopPort: nextHop.port,
@@ -131,24 +151,35 @@ async function runDev(s: DevSettings, io: CliIO): Promise<number> {
     await nextHop.close();
     throw new UsageError(`cannot listen on ${s.listen}:${s.port}: ${(err as Error).message}; use --port`);
   }
-  frontPort = front.port;
-  io.stdout.write(banner(s, c, front.port, appPort, nextHop.url));
-  if (dotenv.count > 0) say(`  .env       ${dotenv.count} variable(s) loaded (variables already set win)`);
+}
+
+/** The start-up text: banner, .env count, the launch note and doctor's hints. */
+async function announce(
+  { s, io, c, say }: Session,
+  frontPort: number,
+  appPort: number,
+  nextHopUrl: string,
+  dotenvCount: number,
+): Promise<void> {
+  io.stdout.write(banner(s, c, frontPort, appPort, nextHopUrl));
+  if (dotenvCount > 0) say(`  .env       ${dotenvCount} variable(s) loaded (variables already set win)`);
   if (s.launch.kind === 'node') {
     say(c.yellow(`no "start" script: running node ${s.launch.file}; the platform runs \`npm start\``));
   }
   io.stdout.write(await doctorHints(s.dir, c));
-  app.start();
-  const watcher = s.watch
-    ? watchSources(s.dir, logDir, readGitignore(s.dir), (file) => {
-        say(c.yellow(`↻ ${file} changed: restarting the app`));
-        void app.restart();
-      })
-    : undefined;
-  const code = await untilSignal(done, finish, (signal) =>
-    say(c.dim(`\n${signal}: stopping (the app finishes its in-flight requests; again to stop it now)`)),
-  );
-  watcher?.close();
+}
+
+/** With --watch, restart the app when a source file changes. */
+function watchIfAsked({ s, c, say }: Session, logDir: string, app: AppProcess): SourceWatcher | undefined {
+  if (!s.watch) return undefined;
+  return watchSources(s.dir, logDir, readGitignore(s.dir), (file) => {
+    say(c.yellow(`↻ ${file} changed: restarting the app`));
+    void app.restart();
+  });
+}
+
+/** Stop the app (letting it drain), then the front and next-hop. */
+async function shutDown(app: AppProcess, front: Front, nextHop: NextHop): Promise<void> {
   // A second Ctrl-C while the app drains: signal it again, which a graceful server reads as
   // "exit now", and kill what is left.
   const hurry = () => void app.stop(0);
@@ -161,6 +192,32 @@ async function runDev(s: DevSettings, io: CliIO): Promise<number> {
   await front.close();
   await nextHop.close();
   destroyAgents();
+}
+
+async function runDev(s: DevSettings, io: CliIO): Promise<number> {
+  const c = createPainter(io.stdout, io.env);
+  const session: Session = { s, io, c, say: (text: string) => io.stdout.write(`${text}\n`) };
+  const nextHop = await startNextHop({ origin: s.origin, fault: s.fault });
+  const appPort = await freePort();
+  const logDir = path.join(s.dir, 'logs');
+  let finish: (code: number) => void = () => {};
+  const done = new Promise<number>((resolve) => (finish = resolve));
+  let frontPort = s.port;
+  const dotenv = dotEnv(s.dir, io.env);
+  const env = appEnv(io, dotenv.vars, appPort, logDir, nextHop.url);
+  const app = createApp(session, env, appPort, () => frontPort, finish);
+  const front = await openFront(session, app, nextHop);
+  frontPort = front.port;
+  await announce(session, front.port, appPort, nextHop.url, dotenv.count);
+  app.start();
+  const watcher = watchIfAsked(session, logDir, app);
+  const code = await untilSignal(done, finish, (signal) =>
+    session.say(
+      c.dim(`\n${signal}: stopping (the app finishes its in-flight requests; again to stop it now)`),
+    ),
+  );
+  watcher?.close();
+  await shutDown(app, front, nextHop);
   return code;
 }
 

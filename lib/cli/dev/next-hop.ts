@@ -98,42 +98,23 @@ function originRouter(origin: URL) {
   };
 }
 
-/**
- * Start the emulated next-hop on a loopback port: it forwards to the origin (or the demo
- * origin) keeping Host, path, query and headers, and can simulate faults.
- *
- * @example
- * const nextHop = await startNextHop({ fault: { kind: 'timeout' } });
- * spawn('npm', ['start'], { env: { ...process.env, NEXT_HOP: nextHop.url } });
- */
-export async function startNextHop(options: Readonly<NextHopOptions> = {}): Promise<NextHop> {
-  const { fault, originTimeoutMs = 100_000 } = options;
+type Note = (req: http.IncomingMessage, outcome: NextHopOutcome) => void;
+
+/** What next-hop did with each request, by `section-io-id`; the newest 10 000 are kept. */
+function outcomeBook() {
   const outcomes = new Map<string, NextHopOutcome>();
-  const note = (req: http.IncomingMessage, outcome: NextHopOutcome) => {
+  const note: Note = (req, outcome) => {
     const id = req.headers['section-io-id'];
     if (typeof id !== 'string') return;
     outcomes.set(id, outcome);
     if (outcomes.size > 10_000) outcomes.delete(outcomes.keys().next().value as string);
   };
+  return { note, get: (id: string) => outcomes.get(id) };
+}
 
-  if (fault?.kind === 'refuse') {
-    // Nothing listens: connections are refused, as when next-hop is down.
-    const port = await freePort();
-    return { url: `http://127.0.0.1:${port}`, port, outcome: () => undefined, close: async () => {} };
-  }
-
-  const demo = options.origin ? undefined : await startDemoOrigin();
-  const route = options.origin
-    ? originRouter(options.origin)
-    : async (): Promise<Target> => ({
-        protocol: 'http:',
-        host: '127.0.0.1',
-        port: (demo?.address() as net.AddressInfo).port,
-      });
-  const sockets = new Set<net.Socket>();
-
-  /** Apply the configured fault; true when the request must go no further. */
-  async function faulted(req: http.IncomingMessage): Promise<boolean> {
+/** The configured fault, applied to a request; resolves true when it must go no further. */
+function faultInjector(fault: NextHopFault | undefined, note: Note) {
+  return async function faulted(req: http.IncomingMessage): Promise<boolean> {
     if (fault?.kind === 'timeout') {
       note(req, 'timeout');
       req.resume(); // read the request, never answer
@@ -146,34 +127,68 @@ export async function startNextHop(options: Readonly<NextHopOptions> = {}): Prom
     }
     if (fault?.kind === 'slow') await new Promise((r) => setTimeout(r, fault.ms));
     return false;
-  }
+  };
+}
 
+/** Where requests go: the origin, or the demo origin when there is none. */
+function routeFor(origin: URL | undefined, demo: http.Server | undefined) {
+  if (origin) return originRouter(origin);
+  return async (): Promise<Target> => ({
+    protocol: 'http:',
+    host: '127.0.0.1',
+    port: (demo?.address() as net.AddressInfo).port,
+  });
+}
+
+/** Next-hop's answer when the origin fails. */
+function answerOriginError(res: http.ServerResponse, err: NodeJS.ErrnoException): void {
+  // The platform's statuses: 524 when the origin is too slow, 522 when it cannot be reached.
+  if (err.code === 'ETIMEDOUT')
+    answerError(res, 524, 'nexthop dev next-hop: the origin did not answer in time (524)');
+  else
+    answerError(res, 522, `nexthop dev next-hop: cannot reach the origin (${err.code ?? err.message}) (522)`);
+}
+
+/** What the emulated next-hop's server needs to handle a request. */
+interface NextHopHandling {
+  faulted: (req: http.IncomingMessage) => Promise<boolean>;
+  route: (req: http.IncomingMessage) => Promise<Target>;
+  note: Note;
+  /** The outcome of a request passed on: `demo` or `origin`. */
+  passedOn: NextHopOutcome;
+  originTimeoutMs: number;
+}
+
+/** The emulated next-hop's server: faults first, then requests and upgrades to the origin. */
+function nextHopServer(h: NextHopHandling): http.Server {
   const server = http.createServer(async function emulatedNextHop(req, res) {
-    if (await faulted(req)) return;
-    const target = await route(req);
-    note(req, demo ? 'demo' : 'origin');
-    forward(req, res, target, req.headers, originTimeoutMs, (err) => {
-      note(req, 'unreachable');
-      // The platform's statuses: 524 when the origin is too slow, 522 when it cannot be reached.
-      if (err.code === 'ETIMEDOUT')
-        answerError(res, 524, 'nexthop dev next-hop: the origin did not answer in time (524)');
-      else
-        answerError(
-          res,
-          522,
-          `nexthop dev next-hop: cannot reach the origin (${err.code ?? err.message}) (522)`,
-        );
+    if (await h.faulted(req)) return;
+    const target = await h.route(req);
+    h.note(req, h.passedOn);
+    forward(req, res, target, req.headers, h.originTimeoutMs, (err) => {
+      h.note(req, 'unreachable');
+      answerOriginError(res, err);
     });
   });
   server.on(
     'upgrade',
     async function emulatedNextHopUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer) {
-      if (await faulted(req)) return;
-      const target = await route(req);
-      note(req, demo ? 'demo' : 'origin');
+      if (await h.faulted(req)) return;
+      const target = await h.route(req);
+      h.note(req, h.passedOn);
       tunnel(req, socket, head, target, req.headers, () => {});
     },
   );
+  return server;
+}
+
+/** Listen on a loopback port; closing cuts every connection and stops the demo origin. */
+async function listenNextHop(
+  server: http.Server,
+  outcome: NextHop['outcome'],
+  demo: http.Server | undefined,
+): Promise<NextHop> {
+  const sockets = new Set<net.Socket>();
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -183,7 +198,7 @@ export async function startNextHop(options: Readonly<NextHopOptions> = {}): Prom
   return {
     url: `http://127.0.0.1:${port}`,
     port,
-    outcome: (id) => outcomes.get(id),
+    outcome,
     async close() {
       for (const socket of sockets) socket.destroy();
       await new Promise((r) => server.close(r));
@@ -193,4 +208,31 @@ export async function startNextHop(options: Readonly<NextHopOptions> = {}): Prom
       }
     },
   };
+}
+
+/**
+ * Start the emulated next-hop on a loopback port: it forwards to the origin (or the demo
+ * origin) keeping Host, path, query and headers, and can simulate faults.
+ *
+ * @example
+ * const nextHop = await startNextHop({ fault: { kind: 'timeout' } });
+ * spawn('npm', ['start'], { env: { ...process.env, NEXT_HOP: nextHop.url } });
+ */
+export async function startNextHop(options: Readonly<NextHopOptions> = {}): Promise<NextHop> {
+  const { fault, originTimeoutMs = 100_000 } = options;
+  const outcomes = outcomeBook();
+  if (fault?.kind === 'refuse') {
+    // Nothing listens: connections are refused, as when next-hop is down.
+    const port = await freePort();
+    return { url: `http://127.0.0.1:${port}`, port, outcome: () => undefined, close: async () => {} };
+  }
+  const demo = options.origin ? undefined : await startDemoOrigin();
+  const server = nextHopServer({
+    faulted: faultInjector(fault, outcomes.note),
+    route: routeFor(options.origin, demo),
+    note: outcomes.note,
+    passedOn: demo ? 'demo' : 'origin',
+    originTimeoutMs,
+  });
+  return listenNextHop(server, outcomes.get, demo);
 }

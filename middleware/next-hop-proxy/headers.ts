@@ -53,7 +53,8 @@ const REQUEST_RULES = new Map<string, Rule>([
   ['x-request-id', Rule.RequestId],
 ]);
 
-const RESPONSE_DROP = new Set([
+/** Fields that describe one connection and are never forwarded (RFC 9110 §7.6.1). */
+export const HOP_BY_HOP: readonly string[] = [
   'connection',
   'keep-alive',
   'proxy-connection',
@@ -61,7 +62,9 @@ const RESPONSE_DROP = new Set([
   'trailer',
   'upgrade',
   'te',
-]);
+];
+
+const RESPONSE_DROP = new Set(HOP_BY_HOP);
 
 // Fields a `Connection` header may not remove: the next hop routes and identifies on them,
 // and letting a client strip them (`Connection: x-forwarded-for`) would hide the chain.

@@ -3,17 +3,7 @@ import https from 'node:https';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
-
-/** Headers that describe one connection and must not be forwarded (RFC 9110 §7.6.1). */
-const HOP_BY_HOP = [
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-];
+import { HOP_BY_HOP } from '../../../middleware/next-hop-proxy/headers';
 
 /** A copy of `headers` without hop-by-hop headers, including those named in `Connection`. */
 export function endToEnd(

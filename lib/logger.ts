@@ -38,7 +38,7 @@ export interface LoggerOptions {
    * @default 'pretty' when stdout is a TTY, else 'json'
    */
   console?: 'pretty' | 'json' | false;
-  /** Write the files at all. `false` keeps only stdout (tests, one-off scripts). @default true */
+  /** Write the files at all. `false` keeps only stdout (tests, short scripts). @default true */
   files?: boolean;
   /** Rotate a file when it would grow past this many bytes (at a line boundary). @default 20971520 (20 MiB) */
   maxSize?: number;

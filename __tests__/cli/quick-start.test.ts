@@ -9,7 +9,7 @@ import { packedTarball } from '../helpers/pack';
 // The newcomer's path, from the packed tarball into fresh folders: `nexthop init` then
 // `nexthop dev` in the new module, and every TypeScript template compiled by the newest
 // TypeScript that installs today and by the oldest nexthop supports (its own, ~5.9).
-// Packages come from the registry when the npm cache lacks them (prefer-offline).
+// Packages come from the registry when the npm cache lacks them.
 const ROOT = path.join(__dirname, '..', '..');
 const OWN = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
 const env = { ...process.env, NO_COLOR: '1', npm_config_prefer_offline: 'true' };

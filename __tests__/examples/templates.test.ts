@@ -12,7 +12,7 @@ const run = promisify(execFile);
 const readJson = (file: string) => JSON.parse(fs.readFileSync(file, 'utf8'));
 
 // Every example is a template. hello is installed and run in both languages by
-// __tests__/cli/init.test.ts; here each other template is installed once (offline, from the
+// __tests__/cli/init.test.ts; here each other template is installed once (from the
 // shared packed tarball): one in TypeScript, the rest in JavaScript, the variant made by
 // compiling the example. Each must pass doctor --quiet, answer on PORT under doctor --run
 // (npm start, one port, SIGTERM) and pass the test it ships with.
@@ -32,9 +32,9 @@ describe('every example is a template', () => {
   });
 });
 
-describe('nexthop init --template <name> → doctor → npm start, offline from the packed checkout', () => {
+describe('nexthop init --template <name> → doctor → npm start, installed from the packed checkout', () => {
   const work = tempDir('nexthop-templates-');
-  const offline = { ...process.env, NO_COLOR: '1', npm_config_prefer_offline: 'true' };
+  const installEnv = { ...process.env, NO_COLOR: '1', npm_config_prefer_offline: 'true' };
   let tarball = '';
   beforeAll(() => void ({ tarball } = packedTarball()), 120_000);
   afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
@@ -43,7 +43,7 @@ describe('nexthop init --template <name> → doctor → npm start, offline from 
     '%s (%s) installs, passes doctor --quiet and doctor --run, and its own test',
     async (template, language) => {
       const dir = path.join(work, template);
-      const cap = captureIO(work, offline);
+      const cap = captureIO(work, installEnv);
       const args = ['init', dir, '--template', template, '--nexthop-path', tarball];
       expect(await main(language === 'js' ? [...args, '--js'] : args, cap.io)).toBe(0);
       expect(cap.stdout()).toContain('✓ installed; package-lock.json written');
@@ -66,7 +66,7 @@ describe('nexthop init --template <name> → doctor → npm start, offline from 
         expect.arrayContaining(['run-answers', 'run-one-port', 'run-sigterm']),
       );
 
-      const { stdout } = await run('npm', ['test'], { cwd: dir, env: offline });
+      const { stdout } = await run('npm', ['test'], { cwd: dir, env: installEnv });
       expect(stdout).toMatch(/# fail 0\b/);
       expect(stdout).not.toMatch(/# pass 0\b/);
     },

@@ -629,7 +629,7 @@ describe('options are checked at creation', () => {
           {},
           () => {},
         ),
-      /app\.use\(nextHopProxy\(\)\)/,
+      /^nexthop nextHopProxy: call the factory: app\.use\(nextHopProxy\(\)\), not app\.use\(nextHopProxy\)$/,
     ],
     ['options not an object', () => nextHopProxy('http://x' as never), /options must be an object/],
     [

@@ -10,14 +10,22 @@ import { distance } from 'fastest-levenshtein';
  * @example checkOptions('clientIp', options, ['trustedProxies', 'header', 'xForwardedFor']);
  */
 export function checkOptions(owner: string, options: unknown, known: readonly string[]): void {
-  if (options instanceof IncomingMessage) {
-    throw new TypeError(`nexthop ${owner}: call the factory: app.use(${owner}()), not app.use(${owner})`);
-  }
+  checkCalled(owner, options);
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new TypeError(`nexthop ${owner}: options must be an object, e.g. ${owner}({})`);
   }
   for (const key of Object.keys(options)) {
     if (!known.includes(key)) throw unknownOption(owner, key, known);
+  }
+}
+
+/**
+ * Throw when a factory was passed to `app.use` instead of called: Express then calls it with
+ * a request, which lands here as `options`.
+ */
+export function checkCalled(owner: string, options: unknown): void {
+  if (options instanceof IncomingMessage) {
+    throw new TypeError(`nexthop ${owner}: call the factory: app.use(${owner}()), not app.use(${owner})`);
   }
 }
 

@@ -1,7 +1,7 @@
-import { IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { markFactory, markMiddleware } from '../../lib/check-options';
+import { checkCalled, markFactory, markMiddleware } from '../../lib/check-options';
 import { forward } from './forward';
 import { compileOptions, type NextHopProxyOptions } from './options';
 import { upstreamPath } from './path';
@@ -69,11 +69,7 @@ export function nextHopProxy(
   options: Readonly<NextHopProxyOptions> = {},
   _notMiddleware?: never,
 ): NextHopProxyHandler {
-  if (options instanceof IncomingMessage) {
-    throw new TypeError(
-      'nexthop nextHopProxy: it looks like you did app.use(nextHopProxy); call the factory: app.use(nextHopProxy())',
-    );
-  }
+  checkCalled('nextHopProxy', options);
   const compiled = compileOptions(options);
   const { filter, upstream } = compiled;
 
